@@ -1,0 +1,7 @@
+"""``python -m globalnet_doctor``."""
+
+from __future__ import annotations
+
+from globalnet_doctor.cli import main
+
+main()

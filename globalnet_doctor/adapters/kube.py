@@ -1,0 +1,264 @@
+"""The only module that talks to the Kubernetes client: reads each cluster's view.
+
+Reads are raw JSON (no model classes, about 7x cheaper for core kinds), one LIST per declared
+kind and scope (paginated) or one GET per fixed name, so the request count depends on the
+checks selected, never on the number of objects. Versions come from discovery: a kind is read
+at the version the server prefers among those gdoctor understands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import config as kube_config
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.config.config_exception import ConfigException
+
+from globalnet_doctor import __version__
+from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.kubeconfig import Target
+from globalnet_doctor.view import ClusterView, ReadAnswer
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500
+USER_AGENT = f"gdoctor/{__version__}"
+_CONNECT_TIMEOUT = 5.0
+_PARALLEL_READS = 4
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {reason}: {message}" if message else f"HTTP {status}")
+        self.status = status
+
+
+class _Unreachable(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Connection:
+    target: Target
+    client: ApiClient
+    timeout: float
+    group_versions: dict[str, list[str]] = field(default_factory=dict)
+    resources: dict[str, set[str]] = field(default_factory=dict)
+
+    def get_json(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Any:
+        method, url, headers, _, _ = self.client.param_serialize(
+            "GET",
+            path,
+            query_params=list(query),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        log.debug("%s GET %s", self.target.name, url)
+        try:
+            response = self.client.call_api(
+                method,
+                url,
+                header_params=headers,
+                _request_timeout=(_CONNECT_TIMEOUT, self.timeout),
+            )
+            body = response.read()
+        except Exception as exc:  # urllib3 raises many kinds; all mean "no answer"
+            raise _Unreachable(_reason(exc)) from None
+        if not 200 <= response.status < 300:
+            raise _HttpError(response.status, response.reason or "", _status_message(body))
+        return json.loads(body)
+
+
+def _status_message(body: bytes) -> str:
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(message)
+
+
+def _reason(exc: BaseException) -> str:
+    # urllib3 nests the root cause (connection refused, timeout) in `reason`.
+    root: BaseException = exc
+    while isinstance(getattr(root, "reason", None), BaseException):
+        root = getattr(root, "reason")  # noqa: B009 (mypy cannot see the attribute)
+    text = str(root).split(": ", 1)[-1] if ": " in str(root) else str(root)
+    return text or type(root).__name__
+
+
+def connect(target: Target, timeout: float) -> ApiClient:
+    configuration = Configuration()
+    if target.kubeconfig is None:
+        kube_config.load_incluster_config(client_configuration=configuration)
+    else:
+        kube_config.load_kube_config(
+            config_file=target.kubeconfig,
+            context=target.name,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    # One quick failure beats three slow ones: an unreachable cluster is reported, not retried.
+    configuration.retries = 0
+    client = ApiClient(configuration)
+    client.user_agent = USER_AGENT
+    return client
+
+
+def read_cluster(target: Target, reads: Sequence[Read], timeout: float) -> ClusterView:
+    observed_at = datetime.now(UTC)
+    view = ClusterView(name=target.name, server=target.server, observed_at=observed_at)
+    try:
+        client = connect(target, timeout)
+    except (ConfigException, OSError, ValueError) as exc:
+        return _unreachable(view, f"cannot use the credentials of context {target.name}: {exc}")
+    try:
+        connection = _Connection(target, client, timeout)
+        try:
+            version = connection.get_json("/version")
+        except _Unreachable as exc:
+            return _unreachable(view, f"{target.server} did not answer: {exc}")
+        except _HttpError as exc:
+            if exc.status == 401:
+                return _unreachable(view, "the server rejected the credentials (401 Unauthorized)")
+            return _unreachable(view, f"{target.server}: {exc}")
+        view.kubernetes_version = str(version.get("gitVersion", ""))
+        view.observed_at = datetime.now(UTC)
+        try:
+            _discover(connection, {r.kind.group for r in reads if r.kind.group})
+        except (_Unreachable, _HttpError) as exc:
+            return _unreachable(view, f"discovery failed: {exc}")
+        with ThreadPoolExecutor(_PARALLEL_READS, thread_name_prefix=f"read-{target.name}") as pool:
+            answers = list(pool.map(lambda r: _answer(connection, r), reads))
+        view.answers = dict(zip(reads, answers, strict=True))
+        return view
+    finally:
+        client.close()
+
+
+def read_clusters(
+    targets: Sequence[Target],
+    reads: Sequence[Read],
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+) -> list[ClusterView]:
+    """Every target read concurrently; the views come back in the targets' order."""
+    if not targets:
+        return []
+
+    def read(target: Target) -> ClusterView:
+        view = read_cluster(target, reads, timeout)
+        if progress is not None:
+            progress(f"read {target.name}" + ("" if view.reachable else " (unreachable)"))
+        return view
+
+    with ThreadPoolExecutor(len(targets), thread_name_prefix="cluster") as pool:
+        return list(pool.map(read, targets))
+
+
+def _unreachable(view: ClusterView, reason: str) -> ClusterView:
+    view.reachable = False
+    view.error = reason
+    return view
+
+
+def _discover(connection: _Connection, groups: Iterable[str]) -> None:
+    wanted = set(groups)
+    if not wanted:
+        return
+    listing = connection.get_json("/apis")
+    for group in listing.get("groups", []):
+        name = group.get("name")
+        if name not in wanted:
+            continue
+        preferred = (group.get("preferredVersion") or {}).get("version")
+        versions = [v["version"] for v in group.get("versions", [])]
+        # The server's preferred version first, then the rest in the server's priority order.
+        ordered = ([preferred] if preferred else []) + [v for v in versions if v != preferred]
+        connection.group_versions[name] = ordered
+        for version in ordered:
+            resources = connection.get_json(f"/apis/{name}/{version}")
+            connection.resources[f"{name}/{version}"] = {
+                r["name"] for r in resources.get("resources", []) if "/" not in r["name"]
+            }
+
+
+def _served_version(connection: _Connection, kind: Kind) -> str | None:
+    if not kind.group:
+        return "v1"
+    for version in connection.group_versions.get(kind.group, []):
+        if kind.versions and version not in kind.versions:
+            continue
+        if kind.resource in connection.resources.get(f"{kind.group}/{version}", set()):
+            return version
+    return None
+
+
+def _path(kind: Kind, version: str, namespace: str | None, name: str | None) -> str:
+    base = f"/api/{version}" if not kind.group else f"/apis/{kind.group}/{version}"
+    if namespace is not None and kind.namespaced:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{kind.resource}"
+    if name is not None:
+        base += f"/{quote(name, safe='')}"
+    return base
+
+
+def _answer(connection: _Connection, read: Read) -> ReadAnswer:
+    version = _served_version(connection, read.kind)
+    if version is None:
+        what = read.kind.qualified
+        if read.kind.group and read.kind.group not in connection.group_versions:
+            return ReadAnswer(unavailable=f"CRD absent: {what} is not served by this cluster")
+        return ReadAnswer(unavailable=f"not served: {what} at any version gdoctor reads")
+    api_version = f"{read.kind.group}/{version}" if read.kind.group else version
+    path = _path(read.kind, version, read.namespace, read.name)
+    try:
+        if read.name is not None:
+            objects = _get(connection, path)
+        else:
+            objects = _list(connection, path, read, api_version)
+        return ReadAnswer(objects, api_version=api_version)
+    except _HttpError as exc:
+        if exc.status == 403:
+            where = f" in {read.namespace}" if read.namespace else ""
+            return ReadAnswer(unavailable=f"forbidden: {read.verb} {read.kind.qualified}{where}")
+        return ReadAnswer(failed=f"{read.describe()}: {exc}")
+    except _Unreachable as exc:
+        return ReadAnswer(failed=f"{read.describe()}: no answer ({exc})")
+
+
+def _get(connection: _Connection, path: str) -> tuple[Any, ...]:
+    try:
+        obj = connection.get_json(path)
+    except _HttpError as exc:
+        if exc.status == 404:
+            return ()
+        raise
+    return (obj,)
+
+
+def _list(connection: _Connection, path: str, read: Read, api_version: str) -> tuple[Any, ...]:
+    items: list[Any] = []
+    token = ""
+    while True:
+        query = [("limit", str(PAGE_SIZE))]
+        if read.label_selector:
+            query.append(("labelSelector", read.label_selector))
+        if token:
+            query.append(("continue", token))
+        page = connection.get_json(path, query)
+        for item in page.get("items", []):
+            # Items of a list carry no apiVersion/kind; resource references need them.
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", read.kind.kind)
+            items.append(item)
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return tuple(items)

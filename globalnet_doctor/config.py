@@ -1,0 +1,81 @@
+"""Site settings: the names that differ between installations, from flags or ``gdoctor.toml``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from globalnet_doctor.errors import UsageError
+
+CONFIG_FILE_NAME = "gdoctor.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    submariner_namespace: str = "submariner-operator"
+    broker_namespace: str = "submariner-k8s-broker"
+    broker_context: str | None = None
+    dns_service: str = "submariner-operator/external-dns-cluster-a"
+    """NAMESPACE/NAME, optionally CONTEXT/NAMESPACE/NAME, of the external DNS Service."""
+    webhook_deployment: str = "externalip-validation-system/externalip-validation-webhook"
+    """NAMESPACE/NAME of the externalIP admission webhook Deployment."""
+    request_timeout: float = 10.0
+    """Seconds a single API request may take."""
+    check_timeout: float = 30.0
+    """Seconds a single check may run."""
+
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+def default_config_paths() -> list[Path]:
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return [Path(CONFIG_FILE_NAME), config_home / "gdoctor" / CONFIG_FILE_NAME]
+
+
+def load_settings(path: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Settings from the file (``path``, else the first default that exists), then the flags."""
+    values: dict[str, Any] = {}
+    candidates = [path] if path is not None else default_config_paths()
+    for candidate in candidates:
+        if candidate.is_file() or path is not None:
+            values = _read_site_table(candidate)
+            break
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except TypeError as exc:
+        raise UsageError(f"bad setting: {exc}") from None
+
+
+def _read_site_table(path: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"configuration file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read configuration file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}") from None
+    site = document.get("site", {})
+    if not isinstance(site, dict):
+        raise UsageError(f"{path}: [site] must be a table")
+    values = {key.replace("-", "_"): value for key, value in site.items()}
+    unknown = sorted(set(values) - set(SETTING_NAMES))
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
+        )
+    for name, value in values.items():
+        expected = type(getattr(Settings(), name))
+        if name == "broker_context":
+            expected = str
+        if expected is float and isinstance(value, int):
+            values[name] = float(value)
+        elif not isinstance(value, expected):
+            raise UsageError(f"{path}: {name} must be a {expected.__name__}")
+    return values

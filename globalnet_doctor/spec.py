@@ -1,0 +1,106 @@
+"""What a check is: metadata, declared inputs, and one pure ``run`` over read-only views."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
+from typing import Any, ClassVar
+
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
+from globalnet_doctor.view import ClusterView, KubeObject
+
+
+class Scope(enum.StrEnum):
+    CLUSTER = "cluster"
+    """One result per cluster; the check may read every cluster's view."""
+    HOST = "host"
+    """One result for the machine gdoctor runs on."""
+
+
+class NotApplicable(Exception):
+    """The check does not apply here (Submariner absent, Calico absent, ...): ``skip``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    cluster: ClusterView
+    """The cluster this result is about."""
+    clusters: Sequence[ClusterView]
+    """Every cluster of the run, in kubeconfig order (the current one included)."""
+    settings: Settings = field(default_factory=Settings)
+    probes: bool = False
+    """Whether this check may send traffic or write-verb requests."""
+
+
+class Check:
+    """Detect one failure mode. ``run`` is a pure function of the context: it never writes,
+    prints or sleeps; it yields one finding per problem and nothing when healthy."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    title: ClassVar[str]
+    severity: ClassVar[Severity]
+    tags: ClassVar[frozenset[str]] = frozenset()
+    scope: ClassVar[Scope] = Scope.CLUSTER
+    probes: ClassVar[bool] = False
+    host_roles: ClassVar[frozenset[str]] = frozenset()
+    fix: ClassVar[str | None] = None
+    """The id of the fix paired with this check, when it has one."""
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        """Every Kubernetes read ``run`` may make, so the adapter reads each once per run."""
+        return ()
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        raise NotImplementedError
+
+    def finding(
+        self,
+        message: str,
+        *,
+        resources: Iterable[ResourceRef] = (),
+        evidence: Mapping[str, Any] | None = None,
+        remedy: str | None = None,
+        severity: Severity | None = None,
+        related_clusters: Iterable[str] = (),
+    ) -> Finding:
+        """A finding with this check's default severity and, with ``remedy``, its fix id."""
+        return Finding(
+            severity=severity or self.severity,
+            message=message,
+            resources=tuple(resources),
+            evidence=dict(evidence or {}),
+            related_clusters=tuple(related_clusters),
+            remediation=Remediation(remedy, self.fix) if remedy is not None else None,
+        )
+
+
+def ref(cluster: str, kind: Kind, obj: KubeObject, api_version: str | None = None) -> ResourceRef:
+    """The resource reference of an object read from ``cluster``."""
+    metadata = obj.get("metadata", {})
+    version = api_version or obj.get("apiVersion") or kind.group
+    return ResourceRef(
+        cluster=cluster,
+        api_version=str(version),
+        kind=kind.kind,
+        namespace=metadata.get("namespace"),
+        name=str(metadata.get("name", "")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPack:
+    """What a plugin distribution registers under the ``globalnet_doctor.checks`` entry point."""
+
+    checks: tuple[type[Check], ...]
+    docs: Traversable | None = None
+    """The folder holding ``<ID>.md`` for each check of the pack."""

@@ -1,0 +1,123 @@
+"""The read-only view of one cluster that every check reads: the answers to the declared reads.
+
+Adapters fill a view (live from the API server, or later from a support bundle); checks only
+query it. A query for something no check declared is a programming error, so the declared inputs
+stay honest and a bundle always holds everything a check needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from globalnet_doctor.kinds import Kind, Read, selector_matches
+
+KubeObject = Mapping[str, Any]
+
+
+class InputUnavailable(Exception):
+    """A read the check needs has no answer; the runner turns it into ``skip`` with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InputFailed(Exception):
+    """A read the check needs failed (timeout, server error): the runner reports ``error``."""
+
+
+class UndeclaredRead(LookupError):
+    """A check queried something it did not declare in ``reads``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAnswer:
+    """The answer to one read: objects (none for a GET that found nothing), or why none."""
+
+    objects: tuple[KubeObject, ...] = ()
+    unavailable: str | None = None
+    """Why the read has no answer and checks needing it skip: ``forbidden: list pods``, ...."""
+    failed: str | None = None
+    """Why the read broke (timeout, server error): checks needing it report ``error``."""
+    api_version: str | None = None
+
+
+@dataclass(slots=True)
+class ClusterView:
+    name: str
+    """The kubeconfig context, the cluster's name in every result."""
+    server: str
+    observed_at: datetime
+    reachable: bool = True
+    error: str | None = None
+    kubernetes_version: str | None = None
+    answers: dict[Read, ReadAnswer] = field(default_factory=dict)
+
+    def _answer_for(self, wanted: Read) -> ReadAnswer:
+        answer = self.answers.get(wanted)
+        if answer is None:
+            answer = next((a for r, a in self.answers.items() if r.covers(wanted)), None)
+        if answer is None:
+            raise UndeclaredRead(f"{wanted.describe()} was not declared by the check")
+        return _usable(answer)
+
+    def list(
+        self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
+    ) -> Sequence[KubeObject]:
+        wanted = Read(kind, namespace, label_selector=label_selector)
+        objects = self._answer_for(wanted).objects
+        if wanted in self.answers:
+            return objects
+        return tuple(
+            o
+            for o in objects
+            if (namespace is None or _namespace(o) == namespace)
+            and (label_selector is None or selector_matches(label_selector, _labels(o)))
+        )
+
+    def get(self, kind: Kind, name: str, namespace: str | None = None) -> KubeObject | None:
+        wanted = Read(kind, namespace if kind.namespaced else None, name=name)
+        answer = self.answers.get(wanted)
+        if answer is None:
+            # A LIST of the kind (in that namespace or everywhere) answers a GET as well.
+            listed = self.list(kind, namespace if kind.namespaced else None)
+            return next((o for o in listed if _name(o) == name), None)
+        objects = _usable(answer).objects
+        return objects[0] if objects else None
+
+    def api_version(self, kind: Kind) -> str | None:
+        """The group/version the server served ``kind`` at, when any read of it succeeded."""
+        for read, answer in self.answers.items():
+            if read.kind == kind and answer.api_version is not None:
+                return answer.api_version
+        return None
+
+    def has(self, kind: Kind) -> bool:
+        """Whether the kind is served (its CRD exists) and readable in this view."""
+        return self.api_version(kind) is not None
+
+
+def _usable(answer: ReadAnswer) -> ReadAnswer:
+    if answer.failed is not None:
+        raise InputFailed(answer.failed)
+    if answer.unavailable is not None:
+        raise InputUnavailable(answer.unavailable)
+    return answer
+
+
+def _namespace(obj: KubeObject) -> str | None:
+    ns: str | None = obj.get("metadata", {}).get("namespace")
+    return ns
+
+
+def _name(obj: KubeObject) -> str:
+    name: str = obj.get("metadata", {}).get("name", "")
+    return name
+
+
+def _labels(obj: KubeObject) -> dict[str, str]:
+    labels: dict[str, str] = obj.get("metadata", {}).get("labels") or {}
+    return labels

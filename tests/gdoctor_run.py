@@ -1,0 +1,76 @@
+"""Running gdoctor from tests: in-process (fast, for scenario matrices) or as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from globalnet_doctor.cli import main
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def gdoctor(*args: str) -> Run:
+    """In-process, through click, as the console script would run it."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def gdoctor_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
+    """A separate process: what an operator's shell sees, tracebacks included."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "globalnet_doctor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Run(completed.returncode, completed.stdout, completed.stderr)
+
+
+def statuses(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """check id -> cluster -> status."""
+    table: dict[str, dict[str, str]] = {}
+    for result in report["results"]:
+        table.setdefault(result["check"], {})[result["cluster"]] = result["status"]
+    return table
+
+
+def normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without what changes from run to run (times, ports, the tool version)."""
+    copy = json.loads(json.dumps(report))
+    copy.pop("startedAt")
+    copy.pop("durationMs")
+    copy["tool"].pop("version")
+    for cluster in copy["clusters"]:
+        cluster.pop("observedAt")
+        cluster["server"] = "<server>"
+    for result in copy["results"]:
+        result.pop("durationMs")
+    return copy
+
+
+def assert_golden(name: str, actual: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("GDOCTOR_UPDATE_GOLDENS"):
+        path.write_text(actual)
+    assert path.exists(), f"no golden {path}; run with GDOCTOR_UPDATE_GOLDENS=1 and review it"
+    assert actual == path.read_text(), f"{path} differs (GDOCTOR_UPDATE_GOLDENS=1 to rewrite)"

@@ -1,0 +1,106 @@
+"""`gdoctor check` against the real lab: the acceptance run, its report, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from gdoctor_run import assert_golden, gdoctor, gdoctor_process, normalised, statuses
+from lab_fixtures import load
+from scenario import SCENARIOS, load_scenario
+
+pytestmark = pytest.mark.lab
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[2] / "docs" / "schemas" / "report.schema.json").read_text()
+)
+ACCEPTANCE = SCENARIOS / "combined" / "ipvs-on-member1-no-gateway-on-member2-FAIL"
+
+
+def test_ipvs_on_member1_and_no_gateway_on_member2_exit_1_with_those_two_failures(lab):
+    load(lab, load_scenario(ACCEPTANCE))
+    run = gdoctor_process("check", "--all", "-o", "json", "--kubeconfig", str(lab.kubeconfig))
+    assert run.code == 1, run.stderr
+    assert run.stderr == ""
+    report = json.loads(run.stdout)  # stdout is the JSON document and nothing else
+    jsonschema.validate(report, SCHEMA)
+    assert statuses(report) == {
+        "GD101": {"member1": "fail", "member2": "pass", "member3": "pass"},
+        "GD401": {"member1": "pass", "member2": "fail", "member3": "pass"},
+    }
+    assert [c["clusterID"] for c in report["clusters"]] == ["cluster-a", "cluster-b", "cluster-c"]
+    assert all(c["kubernetesVersion"].startswith("v1.20") for c in report["clusters"])
+    assert report["summary"] == {"pass": 4, "fail": 2, "skip": 0, "error": 0}
+    assert_golden(
+        "check-ipvs-member1-no-gateway-member2.json",
+        json.dumps(normalised(report), indent=2) + "\n",
+    )
+
+
+def test_the_table_names_each_finding_with_evidence_and_remedy(lab):
+    load(lab, load_scenario(ACCEPTANCE))
+    run = gdoctor("check", "--kubeconfig", str(lab.kubeconfig))
+    assert run.code == 1
+    assert "\x1b[" not in run.stdout  # no colour when stdout is not a terminal
+    assert "GD101 member1 [error] kube-proxy runs in IPVS mode" in run.stdout
+    assert "evidence configMapMode: ipvs" in run.stdout
+    assert "kubectl label node member2 submariner.io/gateway=true" in run.stdout
+    assert run.stdout.rstrip().endswith("4 pass, 2 fail, 0 skip, 0 error")
+
+
+def test_a_healthy_lab_exits_0(lab):
+    load(lab, load_scenario(SCENARIOS / "GD401" / "gateway-labelled-PASS"))
+    run = gdoctor("check", "--all", "--kubeconfig", str(lab.kubeconfig))
+    assert run.code == 0, run.stdout
+
+
+def test_context_selection_reads_only_the_named_clusters(lab):
+    load(lab, load_scenario(ACCEPTANCE))
+    run = gdoctor(
+        "check", "-o", "json", "--kubeconfig", str(lab.kubeconfig), "--context", "member3"
+    )
+    assert run.code == 0
+    assert [c["name"] for c in run.json()["clusters"]] == ["member3"]
+
+
+def test_a_token_with_no_rights_skips_every_check_with_the_forbidden_read(lab):
+    load(lab, load_scenario(ACCEPTANCE))
+    run = gdoctor_process("check", "-o", "json", "--kubeconfig", str(lab.kubeconfig_nobody))
+    assert run.code == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    results = run.json()["results"]
+    assert {r["status"] for r in results} == {"skip"}
+    assert {r["skipReason"] for r in results if r["check"] == "GD401"} == {
+        "forbidden: list submariners.submariner.io in submariner-operator"
+    }
+
+
+def test_the_reader_token_sees_everything_the_checks_need(lab):
+    load(lab, load_scenario(ACCEPTANCE))
+    run = gdoctor("check", "-o", "json", "--kubeconfig", str(lab.kubeconfig_reader))
+    assert statuses(run.json())["GD101"]["member1"] == "fail"
+
+
+def test_a_server_on_a_closed_port_is_unreachable_and_the_others_go_on(lab, tmp_path):
+    config = yaml.safe_load(Path(lab.kubeconfig).read_text())
+    closed = "https://127.0.0.1:9"  # the discard port: nothing listens on loopback
+    config["clusters"][1]["cluster"]["server"] = closed
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    load(lab, load_scenario(SCENARIOS / "GD401" / "gateway-labelled-PASS"))
+    run = gdoctor_process(
+        "check", "-o", "json", "--kubeconfig", str(path), "--request-timeout", "3"
+    )
+    assert run.code == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "cluster member2 unreachable" in run.stderr
+    report = run.json()
+    member2 = report["clusters"][1]
+    assert member2["reachable"] is False
+    assert "did not answer" in member2["error"]
+    by_cluster = {(r["check"], r["cluster"]): r for r in report["results"]}
+    assert by_cluster["GD101", "member2"]["status"] == "error"
+    assert by_cluster["GD101", "member1"]["status"] == "pass"

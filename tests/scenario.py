@@ -1,0 +1,81 @@
+"""Scenario folders: the objects each lab cluster holds, and the results expected of them.
+
+A scenario folder is named by its outcome (``...-FAIL``, ``...-PASS``, ``...-SKIP``) and holds
+``scenario.yaml`` (``base``, ``remove``, ``expect``) plus one folder per cluster of YAML files.
+Objects in the scenario replace the base's objects with the same apiVersion, kind, namespace and
+name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+BASES = SCENARIOS / "_base"
+CLUSTERS = ("member1", "member2", "member3")
+
+Object = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    objects: dict[str, list[Object]]
+    expect: dict[str, dict[str, str]]
+    """check id -> cluster -> status."""
+    description: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def _identity(obj: Object) -> tuple[str, str, str, str]:
+    metadata = obj.get("metadata", {})
+    return (obj["apiVersion"], obj["kind"], metadata.get("namespace", ""), metadata["name"])
+
+
+def _removal_key(obj: Object) -> str:
+    metadata = obj.get("metadata", {})
+    parts = [obj["kind"], metadata.get("namespace"), metadata["name"]]
+    return "/".join(p for p in parts if p)
+
+
+def read_cluster_folder(folder: Path) -> list[Object]:
+    objects: list[Object] = []
+    for path in sorted(folder.glob("*.yaml")):
+        objects.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return objects
+
+
+def load_scenario(path: Path) -> Scenario:
+    meta = yaml.safe_load((path / "scenario.yaml").read_text()) or {}
+    objects: dict[str, list[Object]] = {c: [] for c in CLUSTERS}
+    if meta.get("base"):
+        base = BASES / meta["base"]
+        for cluster in CLUSTERS:
+            objects[cluster] = read_cluster_folder(base / cluster)
+    for cluster, removed in (meta.get("remove") or {}).items():
+        missing = set(removed) - {_removal_key(o) for o in objects[cluster]}
+        assert not missing, f"{path}: remove names objects the base lacks: {sorted(missing)}"
+        objects[cluster] = [o for o in objects[cluster] if _removal_key(o) not in removed]
+    for cluster in CLUSTERS:
+        folder = path / cluster
+        if not folder.is_dir():
+            continue
+        merged = {_identity(o): o for o in objects[cluster]}
+        for obj in read_cluster_folder(folder):
+            merged[_identity(obj)] = obj
+        objects[cluster] = list(merged.values())
+    return Scenario(path, objects, meta.get("expect") or {}, meta.get("description", ""))
+
+
+def scenario_paths(under: Path = SCENARIOS) -> Iterator[Path]:
+    for marker in sorted(under.glob("**/scenario.yaml")):
+        if BASES not in marker.parents:
+            yield marker.parent
