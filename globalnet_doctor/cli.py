@@ -185,7 +185,17 @@ def explain(check_id: str) -> None:
     help="Seconds one check may run (default 30).",
 )
 @_logging_options
-def check(
+def check(**params: Any) -> None:
+    """Diagnose every cluster of the kubeconfig (or the named checks only)."""
+    try:
+        code = _check(**params)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(code)
+
+
+def _check(
     checks: tuple[str, ...],
     run_all: bool,
     select: tuple[str, ...],
@@ -200,46 +210,6 @@ def check(
     verbose: int,
     log_file: Path | None,
     **site: Any,
-) -> None:
-    """Diagnose every cluster of the kubeconfig (or the named checks only)."""
-    try:
-        code = _check(
-            checks,
-            run_all,
-            select,
-            ignore,
-            kubeconfig,
-            contexts,
-            in_cluster,
-            probes,
-            output,
-            fail_on,
-            config_path,
-            verbose,
-            log_file,
-            site,
-        )
-    except UsageError as exc:
-        _fail(str(exc))
-        return
-    sys.exit(code)
-
-
-def _check(
-    named: tuple[str, ...],
-    run_all: bool,
-    select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    in_cluster: bool,
-    probes: bool,
-    output: str,
-    fail_on: str,
-    config_path: Path | None,
-    verbose: int,
-    log_file: Path | None,
-    site: dict[str, Any],
 ) -> ExitCode:
     from globalnet_doctor.config import load_settings
     from globalnet_doctor.diagnose import diagnose
@@ -247,11 +217,11 @@ def _check(
     from globalnet_doctor.runner import RunOptions, exit_code_for
 
     _setup_logging(verbose, log_file)
-    if run_all and named:
+    if run_all and checks:
         raise UsageError("name checks or pass --all, not both")
     registry = _registry()
-    chosen = registry.select(tuple(named) + select, ignore)
-    named_ids = frozenset(c.id for c in registry.select(named)) if named else frozenset()
+    chosen = registry.select(checks + select, ignore)
+    named_ids = frozenset(c.id for c in registry.select(checks)) if checks else frozenset()
     settings = load_settings(config_path, site)
     targets = resolve_targets(kubeconfig, contexts, in_cluster)
     for warning in targets.warnings:

@@ -1,0 +1,149 @@
+"""The command line without any cluster: catalogue, explain, bad input, light imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from gdoctor_run import gdoctor, gdoctor_process
+
+from globalnet_doctor import __version__
+
+
+def test_version():
+    run = gdoctor("--version")
+    assert (run.code, run.stdout) == (0, f"gdoctor {__version__}\n")
+
+
+def test_list_shows_the_catalogue_as_a_table_and_as_json():
+    table = gdoctor("list")
+    assert table.code == 0
+    assert table.stdout.splitlines()[0].split() == [
+        "ID",
+        "NAME",
+        "SEVERITY",
+        "KIND",
+        "FIX",
+        "TITLE",
+    ]
+    assert "GD101  kube-proxy-ipvs" in table.stdout
+    catalogue = gdoctor("list", "-o", "json").json()
+    assert {"id": "GD401", "name": "no-gateway-node"}.items() <= catalogue[1].items()
+
+
+def test_explain_prints_the_docs_page_by_id_or_name():
+    by_id = gdoctor("explain", "gd101")
+    assert by_id.code == 0
+    assert by_id.stdout.startswith("# GD101 kube-proxy-ipvs\n")
+    assert gdoctor("explain", "no-gateway-node").stdout.startswith("# GD401 ")
+
+
+def test_explain_of_an_unknown_check_is_a_usage_error():
+    run = gdoctor("explain", "GD999")
+    assert (run.code, run.stderr) == (2, "gdoctor: error: no check 'GD999' (see `gdoctor list`)\n")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["list"], ["explain", "GD101"], ["check", "--help"]],
+    ids=["help", "list", "explain", "check-help"],
+)
+def test_commands_that_need_no_cluster_import_neither_kubernetes_nor_scapy(args):
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['gdoctor', *{args!r}]\n"
+        "try:\n"
+        "    runpy.run_module('globalnet_doctor', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('kubernetes', 'scapy'))\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stderr == "[]"
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda t: ["--kubeconfig", str(t / "absent")], "does not exist"),
+        (lambda t: ["--kubeconfig", write(t, "k", "{{{")], "is not valid YAML"),
+        (lambda t: ["--kubeconfig", write(t, "k", "- a\n- b\n")], "is not a kubeconfig"),
+        (
+            lambda t: [
+                "--kubeconfig",
+                write(
+                    t,
+                    "k",
+                    "contexts: [{name: a, context: {cluster: c}}]\n"
+                    "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n",
+                ),
+                "--context",
+                "b",
+            ],
+            "unknown context b (the kubeconfig has: a)",
+        ),
+        (lambda t: ["--config", write(t, "g.toml", "[site]\nnope = 1\n")], "unknown setting"),
+        (lambda t: ["--config", write(t, "g.toml", "[site\n")], "is not valid TOML"),
+        (lambda t: ["--select", "GD999"], "no check matches 'GD999'"),
+    ],
+    ids=[
+        "missing-kubeconfig",
+        "garbage-kubeconfig",
+        "not-a-kubeconfig",
+        "unknown-context",
+        "unknown-setting",
+        "bad-toml",
+        "unknown-check",
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, make_args, message):
+    run = gdoctor_process("check", *make_args(tmp_path), env={"KUBECONFIG": str(tmp_path / "no")})
+    assert run.code == 2
+    assert run.stdout == ""
+    assert run.stderr.startswith("gdoctor: error: ")
+    assert message in run.stderr
+    assert len(run.stderr.splitlines()) == 1
+
+
+def test_naming_checks_and_all_together_is_a_usage_error():
+    run = gdoctor("check", "GD101", "--all")
+    assert run.code == 2
+    assert "not both" in run.stderr
+
+
+def test_settings_file_values_reach_the_run_and_flags_win(tmp_path):
+    from globalnet_doctor.config import load_settings
+
+    path = tmp_path / "gdoctor.toml"
+    path.write_text('[site]\nsubmariner-namespace = "sm"\nrequest_timeout = 3\n')
+    settings = load_settings(path, {"request_timeout": 7.5, "broker_context": None})
+    assert (settings.submariner_namespace, settings.request_timeout) == ("sm", 7.5)
+
+
+def test_unreachable_only_cluster_gives_exit_3_json_and_a_log_file(tmp_path):
+    kubeconfig = write(
+        tmp_path,
+        "k",
+        "contexts: [{name: lonely, context: {cluster: c, user: u}}]\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n",
+    )
+    log_file = tmp_path / "gdoctor.log"
+    run = gdoctor_process(
+        "check", "-o", "json", "--kubeconfig", kubeconfig, "--log-file", str(log_file)
+    )
+    assert run.code == 3
+    report = json.loads(run.stdout)
+    assert report["clusters"][0]["reachable"] is False
+    assert {r["status"] for r in report["results"]} == {"error"}
+    assert "GET https://127.0.0.1:9/version" in log_file.read_text()
+    assert "Traceback" not in run.stderr
