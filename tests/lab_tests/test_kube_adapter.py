@@ -61,8 +61,8 @@ def test_forbidden_reads_name_the_verb_resource_and_namespace(lab):
         Read(kinds.CONFIGMAPS, "kube-system", "kube-proxy"),
         kubeconfig=lab.kubeconfig_nobody,
     )
-    with pytest.raises(InputUnavailable, match="^forbidden: list nodes$"):
+    with pytest.raises(InputUnavailable, match=r"^forbidden: list nodes$"):
         view.list(kinds.NODES)
-    with pytest.raises(InputUnavailable, match="^forbidden: get configmaps in kube-system$"):
+    with pytest.raises(InputUnavailable, match=r"^forbidden: get configmaps in kube-system$"):
         view.get(kinds.CONFIGMAPS, "kube-proxy", "kube-system")
     assert view.reachable
