@@ -174,6 +174,7 @@ def explain(check_id: str) -> None:
 @click.option("--broker-namespace", help="Namespace of the broker objects.")
 @click.option("--dns-service", help="External DNS Service, [CONTEXT/]NAMESPACE/NAME.")
 @click.option("--webhook-deployment", help="externalIP webhook Deployment, NAMESPACE/NAME.")
+@click.option("--dnsmasq-configmap", help="External dnsmasq ConfigMap, NAMESPACE/NAME.")
 @click.option(
     "--request-timeout",
     type=click.FloatRange(min=0.1),

@@ -23,10 +23,20 @@ class Settings:
     """NAMESPACE/NAME, optionally CONTEXT/NAMESPACE/NAME, of the external DNS Service."""
     webhook_deployment: str = "externalip-validation-system/externalip-validation-webhook"
     """NAMESPACE/NAME of the externalIP admission webhook Deployment."""
+    dnsmasq_configmap: str = "submariner-operator/external-dnsmasq"
+    """NAMESPACE/NAME of the external dnsmasq's ConfigMap (key ``upstreamservers``)."""
     request_timeout: float = 10.0
     """Seconds a single API request may take."""
     check_timeout: float = 30.0
     """Seconds a single check may run."""
+
+
+def split_name(value: str, setting: str) -> tuple[str, str]:
+    """NAMESPACE/NAME of a setting, or a one-line usage error."""
+    namespace, _, name = value.partition("/")
+    if not namespace or not name or "/" in name:
+        raise UsageError(f"{setting} must be NAMESPACE/NAME, not {value!r}")
+    return namespace, name
 
 
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
@@ -47,9 +57,12 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> Settings:
             break
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except TypeError as exc:
         raise UsageError(f"bad setting: {exc}") from None
+    split_name(settings.webhook_deployment, "webhook_deployment")
+    split_name(settings.dnsmasq_configmap, "dnsmasq_configmap")
+    return settings
 
 
 def _read_site_table(path: Path) -> dict[str, Any]:

@@ -5,6 +5,10 @@ One place for each fact: what counts as "Submariner is installed", the cluster i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.kinds import Read
@@ -33,3 +37,87 @@ def cluster_id(view: ClusterView, settings: Settings) -> str | None:
         return None
     value = (cr.get("spec") or {}).get("clusterID")
     return str(value) if value else None
+
+
+def broker_reads(settings: Settings) -> tuple[Read, ...]:
+    """The broker's objects, read from every cluster (only the broker's namespace holds them)."""
+    namespace = settings.broker_namespace
+    return (
+        Read(kinds.BROKERS, namespace),
+        Read(kinds.SUBMARINER_CLUSTERS, namespace),
+        Read(kinds.SUBMARINER_ENDPOINTS, namespace),
+    )
+
+
+def broker_view(clusters: Sequence[ClusterView], settings: Settings) -> ClusterView | None:
+    """The broker: ``--broker-context``, else the first cluster holding a Broker object."""
+    if settings.broker_context is not None:
+        return next((v for v in clusters if v.name == settings.broker_context), None)
+    for view in clusters:
+        if not view.reachable:
+            continue
+        try:
+            if view.list(kinds.BROKERS, settings.broker_namespace):
+                return view
+        except InputUnavailable:
+            continue
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterNetworks:
+    """A cluster's networks as the broker's ``Cluster`` object advertises them."""
+
+    cluster_id: str
+    cluster_cidrs: tuple[str, ...]
+    service_cidrs: tuple[str, ...]
+    global_cidrs: tuple[str, ...]
+
+
+def broker_clusters(broker: ClusterView, settings: Settings) -> dict[str, ClusterNetworks]:
+    """clusterID -> networks, from the broker's ``clusters.submariner.io`` objects."""
+    found: dict[str, ClusterNetworks] = {}
+    for obj in broker.list(kinds.SUBMARINER_CLUSTERS, settings.broker_namespace):
+        spec = obj.get("spec") or {}
+        cluster_id = str(spec.get("cluster_id") or obj["metadata"]["name"])
+        found[cluster_id] = ClusterNetworks(
+            cluster_id=cluster_id,
+            cluster_cidrs=_strings(spec.get("cluster_cidr")),
+            service_cidrs=_strings(spec.get("service_cidr")),
+            global_cidrs=_strings(spec.get("global_cidr")),
+        )
+    return found
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(str(v) for v in value)
+
+
+def submariner_field(cr: KubeObject, field_name: str) -> tuple[str, ...]:
+    """A CIDR-list field of the Submariner CR: the status (what the operator discovered and
+    applied) when set, else the spec. Values may be comma-separated strings or lists."""
+    status = (cr.get("status") or {}).get(field_name)
+    return _strings(status if status else (cr.get("spec") or {}).get(field_name))
+
+
+def global_cidr(view: ClusterView, settings: Settings) -> str | None:
+    """The cluster's Globalnet CIDR; None when Submariner is absent or Globalnet is off."""
+    cr = submariner_cr(view, settings)
+    if cr is None:
+        return None
+    cidrs = submariner_field(cr, "globalCIDR")
+    return cidrs[0] if cidrs else None
+
+
+def contexts_by_cluster_id(clusters: Sequence[ClusterView], settings: Settings) -> dict[str, str]:
+    """Submariner clusterID -> the kubeconfig context of that cluster (where readable)."""
+    found: dict[str, str] = {}
+    for view in clusters:
+        cid = cluster_id(view, settings)
+        if cid is not None:
+            found.setdefault(cid, view.name)
+    return found

@@ -8,6 +8,8 @@ name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +48,20 @@ def _removal_key(obj: Object) -> str:
     return "/".join(p for p in parts if p)
 
 
-def read_cluster_folder(folder: Path) -> list[Object]:
+_NOW = re.compile(r"\$\{NOW([+-][0-9]+)?\}")
+
+
+def _with_clock(text: str, now: int) -> str:
+    """``${NOW}`` and ``${NOW-60}`` become unix seconds at load time, so freshness stays relative
+    to the moment gdoctor reads the lab (Gateway update-timestamps, for instance)."""
+    return _NOW.sub(lambda m: str(now + int(m.group(1) or 0)), text)
+
+
+def read_cluster_folder(folder: Path, now: int | None = None) -> list[Object]:
+    clock = int(time.time()) if now is None else now
     objects: list[Object] = []
     for path in sorted(folder.glob("*.yaml")):
-        objects.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+        objects.extend(d for d in yaml.safe_load_all(_with_clock(path.read_text(), clock)) if d)
     return objects
 
 

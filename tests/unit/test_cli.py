@@ -29,8 +29,9 @@ def test_list_shows_the_catalogue_as_a_table_and_as_json():
         "TITLE",
     ]
     assert "GD101  kube-proxy-ipvs" in table.stdout
-    catalogue = gdoctor("list", "-o", "json").json()
-    assert {"id": "GD401", "name": "no-gateway-node"}.items() <= catalogue[1].items()
+    catalogue = {c["id"]: c for c in gdoctor("list", "-o", "json").json()}
+    assert catalogue["GD401"]["name"] == "no-gateway-node"
+    assert catalogue["GD401"]["fix"] == "GD401"
 
 
 def test_explain_prints_the_docs_page_by_id_or_name():

@@ -1,0 +1,142 @@
+"""GD001: Submariner is installed and every part of it is ready."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, KubeObject
+
+GATEWAY = "submariner-gateway"
+ROUTE_AGENT = "submariner-routeagent"
+GLOBALNET = "submariner-globalnet"
+LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
+LIGHTHOUSE_COREDNS = "submariner-lighthouse-coredns"
+_STATUS_FIELDS = (
+    "gatewayDaemonSetStatus",
+    "routeAgentDaemonSetStatus",
+    "globalnetDaemonSetStatus",
+)
+
+
+def service_discovery_enabled(view: ClusterView, settings: Settings, cr: KubeObject) -> bool:
+    if (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+        return True
+    return bool(view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace))
+
+
+def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
+    if daemonset is None:
+        return f"DaemonSet {name} does not exist"
+    status = daemonset.get("status") or {}
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    ready = int(status.get("numberReady") or 0)
+    if desired == 0:
+        return f"DaemonSet {name} schedules no pod (no node matches it)"
+    if ready < desired:
+        return f"DaemonSet {name} has {ready} of {desired} pods ready"
+    return None
+
+
+def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
+    if deployment is None:
+        return f"Deployment {name} does not exist"
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    available = int((deployment.get("status") or {}).get("availableReplicas") or 0)
+    if available < int(wanted):
+        return f"Deployment {name} has {available} of {wanted} replicas available"
+    return None
+
+
+def non_ready_containers(cr: KubeObject) -> dict[str, Any]:
+    """``Submariner.status.*DaemonSetStatus.nonReadyContainerStates``, by DaemonSet status field."""
+    status = cr.get("status") or {}
+    found: dict[str, Any] = {}
+    for field in _STATUS_FIELDS:
+        states = (status.get(field) or {}).get("nonReadyContainerStates")
+        if states:
+            found[field] = states
+    return found
+
+
+class SubmarinerNotReady(Check):
+    id = "GD001"
+    name = "submariner-not-ready"
+    title = (
+        "Submariner is installed and its gateway, route agent, globalnet and lighthouse are ready"
+    )
+    severity = Severity.ERROR
+    tags = frozenset({"deployment", "cluster"})
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        namespace = settings.submariner_namespace
+        return (
+            *facts.submariner_reads(settings),
+            Read(kinds.SERVICE_DISCOVERIES, namespace),
+            *(Read(kinds.DAEMONSETS, namespace, n) for n in (GATEWAY, ROUTE_AGENT, GLOBALNET)),
+            *(
+                Read(kinds.DEPLOYMENTS, namespace, n)
+                for n in (LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS)
+            ),
+        )
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        view, settings = ctx.cluster, ctx.settings
+        namespace = settings.submariner_namespace
+        cr = facts.submariner_cr(view, settings)
+        if cr is None:
+            yield self.finding(
+                f"Submariner is not installed: no Submariner CR in {namespace}",
+                evidence={"namespace": namespace},
+                remedy="Join the cluster with `subctl join` (or pass --submariner-namespace if "
+                "the operator runs elsewhere).",
+            )
+            return
+        daemonsets = [GATEWAY, ROUTE_AGENT]
+        if facts.global_cidr(view, settings):
+            daemonsets.append(GLOBALNET)
+        deployments = []
+        if service_discovery_enabled(view, settings, cr):
+            deployments = [LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS]
+        for name in daemonsets:
+            daemonset = view.get(kinds.DAEMONSETS, name, namespace)
+            problem = daemonset_problem(daemonset, name)
+            if problem is not None:
+                yield self._not_ready(view, namespace, kinds.DAEMONSETS, daemonset, problem)
+        for name in deployments:
+            deployment = view.get(kinds.DEPLOYMENTS, name, namespace)
+            problem = deployment_problem(deployment, name)
+            if problem is not None:
+                yield self._not_ready(view, namespace, kinds.DEPLOYMENTS, deployment, problem)
+        containers = non_ready_containers(cr)
+        if containers:
+            yield self.finding(
+                "the Submariner CR reports containers that are not ready",
+                resources=[ref(view.name, kinds.SUBMARINERS, cr)],
+                evidence={"nonReadyContainerStates": containers},
+                remedy=f"Look at the pods' events and logs in {namespace} "
+                f"(kubectl -n {namespace} get pods; kubectl -n {namespace} logs <pod>).",
+            )
+
+    def _not_ready(
+        self,
+        view: ClusterView,
+        namespace: str,
+        kind: kinds.Kind,
+        obj: KubeObject | None,
+        problem: str,
+    ) -> Finding:
+        status = (obj or {}).get("status") or {}
+        return self.finding(
+            problem,
+            resources=[ref(view.name, kind, obj)] if obj is not None else [],
+            evidence={"status": dict(status)} if obj is not None else {"exists": False},
+            remedy=f"Look at the pods' events and logs (kubectl -n {namespace} describe pods); "
+            "a missing part means the operator has not deployed it yet.",
+        )
