@@ -49,7 +49,8 @@ def aggregate_cluster_roles(client: KubeClient) -> None:
 
 
 def install_reader_rbac(client: KubeClient, reader: str) -> None:
-    """reader: the built-in `view` role everywhere, plus read access to the lab's CRD groups."""
+    """reader: the built-in `view` role everywhere, plus read access to the lab's CRD groups,
+    nodes, APIServices and webhook configurations (what a read-only gdoctor needs)."""
     _create(
         client,
         f"{_RBAC}/clusterroles",
@@ -58,7 +59,14 @@ def install_reader_rbac(client: KubeClient, reader: str) -> None:
             "kind": "ClusterRole",
             "metadata": _meta(CRD_READER_ROLE),
             "rules": [
-                {"apiGroups": _CRD_GROUPS, "resources": ["*"], "verbs": ["get", "list", "watch"]}
+                {"apiGroups": _CRD_GROUPS, "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                # What a read-only gdoctor needs beyond `view`: cluster-scoped infrastructure.
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+                {
+                    "apiGroups": ["apiregistration.k8s.io", "admissionregistration.k8s.io"],
+                    "resources": ["*"],
+                    "verbs": ["get", "list", "watch"],
+                },
             ],
         },
     )
@@ -70,15 +78,23 @@ def install_reader_rbac(client: KubeClient, reader: str) -> None:
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRoleBinding",
                 "metadata": _meta(f"gdoctor-lab-{binding}"),
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": reader}],
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": reader}
+                ],
             },
         )
 
 
 def install_crds(client: KubeClient) -> None:
     for spec in LAB_CRDS:
-        _create(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_manifest(spec))
+        _create(
+            client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd_manifest(spec)
+        )
 
 
 def wait_for_crds(client: KubeClient, discovery: Discovery, timeout: float = 30.0) -> None:

@@ -105,8 +105,12 @@ class KubeClient:
         return self.request("DELETE", path, query=query)
 
     def get_text(self, path: str, timeout: float = 2.0) -> tuple[int, str]:
-        """Status and body of a plain-text endpoint such as /readyz; never raises ApiError."""
-        response = self._pool.urlopen(
-            "GET", path, headers=self._headers, timeout=timeout, preload_content=True
-        )
+        """Status and body of a plain-text endpoint such as /readyz. Never raises: a server that
+        is not up yet (refused, reset, timed out) gives status 0 and the error as body."""
+        try:
+            response = self._pool.urlopen(
+                "GET", path, headers=self._headers, timeout=timeout, preload_content=True
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            return 0, repr(err)
         return response.status, response.data.decode(errors="replace")

@@ -103,10 +103,9 @@ def start_etcd(tools: Tools, workdir: Path) -> ManagedProcess:
         "--snapshot-count=1000000",
         "--quota-backend-bytes=4294967296",
     ]
+    tmpfs = f"-t tmpfs -o size=2g,mode=0700 tmpfs {shlex.quote(str(data_dir))}"
     setup = (
-        f"{shlex.quote(tools.ip)} link set lo up && "
-        f"{shlex.quote(tools.mount)} -t tmpfs -o size=2g,mode=0700 tmpfs {shlex.quote(str(data_dir))}"
-        ' && exec "$@"'
+        f'{shlex.quote(tools.ip)} link set lo up && {shlex.quote(tools.mount)} {tmpfs} && exec "$@"'
     )
     argv = [tools.unshare, "--net", "--mount", "--", "/bin/sh", "-c", setup, "lab-etcd", *etcd]
     return ManagedProcess("etcd", argv, workdir / "logs" / "etcd.log").start()

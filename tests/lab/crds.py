@@ -41,7 +41,10 @@ LAB_CRDS: tuple[CrdSpec, ...] = (
     # submariner-operator: the operator's own API.
     CrdSpec("submariner.io", "v1alpha1", "Submariner", "submariners", status_subresource=True),
     CrdSpec(
-        "submariner.io", "v1alpha1", "ServiceDiscovery", "servicediscoveries",
+        "submariner.io",
+        "v1alpha1",
+        "ServiceDiscovery",
+        "servicediscoveries",
         status_subresource=True,
     ),
     CrdSpec("submariner.io", "v1alpha1", "Broker", "brokers", status_subresource=True),
@@ -54,23 +57,40 @@ LAB_CRDS: tuple[CrdSpec, ...] = (
     CrdSpec("submariner.io", "v1", "NonGatewayRoute", "nongatewayroutes", short_names=("ngwrt",)),
     CrdSpec("submariner.io", "v1", "GlobalEgressIP", "globalegressips", status_subresource=True),
     CrdSpec(
-        "submariner.io", "v1", "ClusterGlobalEgressIP", "clusterglobalegressips",
-        namespaced=False, status_subresource=True, short_names=("cgeip",),
+        "submariner.io",
+        "v1",
+        "ClusterGlobalEgressIP",
+        "clusterglobalegressips",
+        namespaced=False,
+        status_subresource=True,
+        short_names=("cgeip",),
     ),
     CrdSpec(
-        "submariner.io", "v1", "GlobalIngressIP", "globalingressips",
-        status_subresource=True, short_names=("giip",),
+        "submariner.io",
+        "v1",
+        "GlobalIngressIP",
+        "globalingressips",
+        status_subresource=True,
+        short_names=("giip",),
     ),
     # Calico: IP pools decide which CIDRs are pod networks and which get NAT.
     CrdSpec("crd.projectcalico.org", "v1", "IPPool", "ippools", namespaced=False),
     # Multi-Cluster Services API, used by Lighthouse service discovery.
     CrdSpec(
-        "multicluster.x-k8s.io", "v1alpha1", "ServiceExport", "serviceexports",
-        status_subresource=True, short_names=("svcex",),
+        "multicluster.x-k8s.io",
+        "v1alpha1",
+        "ServiceExport",
+        "serviceexports",
+        status_subresource=True,
+        short_names=("svcex",),
     ),
     CrdSpec(
-        "multicluster.x-k8s.io", "v1alpha1", "ServiceImport", "serviceimports",
-        status_subresource=True, short_names=("svcim",),
+        "multicluster.x-k8s.io",
+        "v1alpha1",
+        "ServiceImport",
+        "serviceimports",
+        status_subresource=True,
+        short_names=("svcim",),
     ),
 )
 

@@ -24,10 +24,6 @@ class ResourceInfo:
     verbs: frozenset[str]
     has_status: bool
 
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
-
     def _base(self) -> str:
         return "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
 
@@ -110,13 +106,6 @@ class Discovery:
             if time.monotonic() >= deadline:
                 raise LabError(f"the apiserver does not serve {api_version} {kind}")
             time.sleep(0.05)
-
-    def group_versions(self) -> list[str]:
-        """Every served group-version, core v1 first."""
-        versions = ["v1"]
-        for group in self._client.get("/apis").get("groups", []):
-            versions.extend(version["groupVersion"] for version in group.get("versions", []))
-        return versions
 
     def preferred_group_versions(self) -> list[str]:
         versions = ["v1"]

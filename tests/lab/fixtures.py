@@ -11,8 +11,8 @@ of skipping them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Literal
 
 from .core import Lab
 from .errors import LabUnavailable
@@ -22,11 +22,14 @@ def lab_required() -> bool:
     return os.environ.get("GDOCTOR_REQUIRE_LAB", "") not in ("", "0")
 
 
-def lab_fixture_factory(scope: str = "session", name: str = "lab") -> Callable[..., Any]:
+Scope = Literal["session", "package", "module", "class", "function"]
+
+
+def lab_fixture_factory(scope: Scope = "session", name: str = "lab") -> object:
     """A pytest fixture yielding a started Lab for `scope`, stopped afterwards."""
     import pytest  # only test code imports this module; the lab itself does not need pytest
 
-    @pytest.fixture(scope=scope, name=name)  # type: ignore[call-overload,misc]
+    @pytest.fixture(scope=scope, name=name)
     def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         try:
             lab = Lab.start(tmp_path_factory.mktemp("lab"))

@@ -217,7 +217,9 @@ class Loader:
             for info in self._discovery.resources(api_version).values():
                 if info.kind == "Namespace" or not {"list", "delete"} <= info.verbs:
                     continue
-                listing = self._client.get(info.all_namespaces_path(), labelSelector=LOADED_SELECTOR)
+                listing = self._client.get(
+                    info.all_namespaces_path(), labelSelector=LOADED_SELECTOR
+                )
                 for item in listing.get("items", []):
                     touched.add(_Touched(info, item["metadata"].get("namespace")))
         with self._lock:
@@ -233,7 +235,9 @@ class Loader:
             items = reply.get("items", [])
         else:
             # e.g. Services in v1.20 serve no deletecollection.
-            listing = self._client.get(info.collection_path(namespace), labelSelector=LOADED_SELECTOR)
+            listing = self._client.get(
+                info.collection_path(namespace), labelSelector=LOADED_SELECTOR
+            )
             items = listing.get("items", [])
             for item in items:
                 self._delete_one(info, namespace, item["metadata"]["name"])

@@ -162,6 +162,17 @@ def _kill_leftovers() -> None:
 atexit.register(_kill_leftovers)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used; 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
     """Poll a zero-argument callable until it returns truthy or the timeout passes."""
     deadline = time.monotonic() + timeout
