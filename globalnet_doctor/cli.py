@@ -175,6 +175,13 @@ def explain(check_id: str) -> None:
 @click.option("--dns-service", help="External DNS Service, [CONTEXT/]NAMESPACE/NAME.")
 @click.option("--webhook-deployment", help="externalIP webhook Deployment, NAMESPACE/NAME.")
 @click.option("--dnsmasq-configmap", help="External dnsmasq ConfigMap, NAMESPACE/NAME.")
+@click.option("--external-host", metavar="IP", help="IP of the host outside every cluster (GD306).")
+@click.option(
+    "--host-cluster",
+    metavar="CONTEXT",
+    help="The context whose cluster owns the external host (default: the one whose "
+    "clusterCIDR lists it).",
+)
 @click.option(
     "--request-timeout",
     type=click.FloatRange(min=0.1),

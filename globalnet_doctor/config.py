@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ class Settings:
     """NAMESPACE/NAME of the externalIP admission webhook Deployment."""
     dnsmasq_configmap: str = "submariner-operator/external-dnsmasq"
     """NAMESPACE/NAME of the external dnsmasq's ConfigMap (key ``upstreamservers``)."""
+    external_host: str | None = None
+    """IP of the host outside every cluster that the clusters reach (GD306)."""
+    host_cluster: str | None = None
+    """The context (or Submariner clusterID) of the cluster that owns the external host."""
     request_timeout: float = 10.0
     """Seconds a single API request may take."""
     check_timeout: float = 30.0
@@ -62,7 +67,16 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> Settings:
         raise UsageError(f"bad setting: {exc}") from None
     split_name(settings.webhook_deployment, "webhook_deployment")
     split_name(settings.dnsmasq_configmap, "dnsmasq_configmap")
+    if settings.external_host is not None:
+        _ip_address(settings.external_host, "external_host")
     return settings
+
+
+def _ip_address(value: str, setting: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise UsageError(f"{setting} must be an IP address, not {value!r}") from None
 
 
 def _read_site_table(path: Path) -> dict[str, Any]:
@@ -84,9 +98,9 @@ def _read_site_table(path: Path) -> dict[str, Any]:
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
         )
     for name, value in values.items():
-        expected = type(getattr(Settings(), name))
-        if name == "broker_context":
-            expected = str
+        default = getattr(Settings(), name)
+        # Optional settings default to None and take a string when given.
+        expected = str if default is None else type(default)
         if expected is float and isinstance(value, int):
             values[name] = float(value)
         elif not isinstance(value, expected):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from globalnet_doctor import __version__, facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read, plan_reads
+from globalnet_doctor.kinds import Probe, Read, plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import ClusterInfo, Report
 from globalnet_doctor.runner import Progress, RunOptions, run_checks
 from globalnet_doctor.spec import Check
-from globalnet_doctor.view import ClusterView
+from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable
 
 
 def reads_for(checks: Sequence[type[Check]], settings: Settings) -> list[Read]:
@@ -22,6 +22,24 @@ def reads_for(checks: Sequence[type[Check]], settings: Settings) -> list[Read]:
     for check in checks:
         wanted.extend(check.reads(settings))
     return plan_reads(wanted)
+
+
+def probe_planner(
+    checks: Sequence[type[Check]], options: RunOptions
+) -> Callable[[ClusterView], list[Probe]]:
+    """The probes to send to a cluster once it is read: those of the checks allowed to probe."""
+    probing = [c for c in checks if options.probes or c.id in options.named]
+
+    def plan(view: ClusterView) -> list[Probe]:
+        planned: list[Probe] = []
+        for check in probing:
+            try:
+                planned.extend(check.probe_requests(view, options.settings))
+            except (InputUnavailable, InputFailed):
+                continue  # the check itself will skip or fail on the same missing input
+        return planned
+
+    return plan
 
 
 def diagnose(
@@ -37,7 +55,11 @@ def diagnose(
     from globalnet_doctor.adapters.kube import read_clusters
 
     views = read_clusters(
-        targets, reads_for(checks, options.settings), options.settings.request_timeout, progress
+        targets,
+        reads_for(checks, options.settings),
+        options.settings.request_timeout,
+        progress,
+        probe_planner(checks, options),
     )
     return build_report(checks, views, options, started, clock, warnings, progress)
 

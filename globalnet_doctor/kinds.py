@@ -133,3 +133,25 @@ def selector_matches(selector: str, labels: dict[str, str]) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunCreate:
+    """A probe: a server-side dry-run create (``dryRun=All``), optionally impersonating a user.
+
+    Admission (webhooks included) judges it as it would a real create, and nothing is stored.
+    """
+
+    kind: Kind
+    namespace: str
+    body: str
+    """The object, as JSON text (hashable, and stored as sent in a bundle)."""
+    impersonate_user: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        who = f" as {self.impersonate_user}" if self.impersonate_user else ""
+        return f"dry-run create {self.kind.qualified} in {self.namespace}{who}"
+
+
+Probe = DryRunCreate

@@ -9,7 +9,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
 from globalnet_doctor.view import ClusterView, KubeObject
 
@@ -58,6 +58,11 @@ class Check:
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         """Every Kubernetes read ``run`` may make, so the adapter reads each once per run."""
+        return ()
+
+    @classmethod
+    def probe_requests(cls, view: ClusterView, settings: Settings) -> Sequence[Probe]:
+        """Probes to send to this cluster, decided from what was read (only when probing)."""
         return ()
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:

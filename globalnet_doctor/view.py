@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from globalnet_doctor.kinds import Kind, Read, selector_matches
+from globalnet_doctor.kinds import Kind, Probe, Read, selector_matches
 
 KubeObject = Mapping[str, Any]
 
@@ -27,6 +27,23 @@ class InputUnavailable(Exception):
 
 class InputFailed(Exception):
     """A read the check needs failed (timeout, server error): the runner reports ``error``."""
+
+
+class ProbeNotRun(LookupError):
+    """The probe was not sent in this run (probes off, or the check was not named)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAnswer:
+    """What the server answered a probe: the HTTP status and the Status message, verbatim."""
+
+    status: int
+    message: str = ""
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return 200 <= self.status < 300
 
 
 class UndeclaredRead(LookupError):
@@ -55,6 +72,13 @@ class ClusterView:
     error: str | None = None
     kubernetes_version: str | None = None
     answers: dict[Read, ReadAnswer] = field(default_factory=dict)
+    probe_answers: dict[Probe, ProbeAnswer] = field(default_factory=dict)
+
+    def probe(self, probe: Probe) -> ProbeAnswer:
+        answer = self.probe_answers.get(probe)
+        if answer is None:
+            raise ProbeNotRun(probe.describe())
+        return answer
 
     def _answer_for(self, wanted: Read) -> ReadAnswer:
         answer = self.answers.get(wanted)

@@ -20,11 +20,14 @@ from urllib.parse import quote
 from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
+from urllib3 import HTTPHeaderDict
 
 from globalnet_doctor import __version__
-from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.kubeconfig import Target
-from globalnet_doctor.view import ClusterView, ReadAnswer
+from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
+
+ProbePlanner = Callable[[ClusterView], Sequence[Probe]]
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +56,44 @@ class _Connection:
     resources: dict[str, set[str]] = field(default_factory=dict)
 
     def get_json(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Any:
-        method, url, headers, _, _ = self.client.param_serialize(
-            "GET",
+        status, reason, body = self.send("GET", path, query)
+        if not 200 <= status < 300:
+            raise _HttpError(status, reason, _status_message(body))
+        return json.loads(body)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        extra_headers: Sequence[tuple[str, str]] = (),
+    ) -> tuple[int, str, bytes]:
+        """One request; the status, reason and body whatever the status. No answer raises."""
+        _, url, headers, _, _ = self.client.param_serialize(
+            method,
             path,
             query_params=list(query),
-            header_params={"Accept": "application/json"},
+            header_params={"Accept": "application/json", "Content-Type": "application/json"},
             auth_settings=["BearerToken"],
         )
-        log.debug("%s GET %s", self.target.name, url)
+        all_headers = HTTPHeaderDict(headers)
+        for name, value in extra_headers:
+            # Impersonate-Group repeats: one header per group, as the apiserver expects.
+            all_headers.add(name, value)
+        log.debug("%s %s %s", self.target.name, method, url)
         try:
             response = self.client.call_api(
                 method,
                 url,
-                header_params=headers,
+                header_params=all_headers,
+                body=body,
                 _request_timeout=(_CONNECT_TIMEOUT, self.timeout),
             )
-            body = response.read()
+            data = response.read()
         except Exception as exc:  # urllib3 raises many kinds; all mean "no answer"
             raise _Unreachable(_reason(exc)) from None
-        if not 200 <= response.status < 300:
-            raise _HttpError(response.status, response.reason or "", _status_message(body))
-        return json.loads(body)
+        return response.status, response.reason or "", data
 
 
 def _status_message(body: bytes) -> str:
@@ -111,7 +131,12 @@ def connect(target: Target, timeout: float) -> ApiClient:
     return client
 
 
-def read_cluster(target: Target, reads: Sequence[Read], timeout: float) -> ClusterView:
+def read_cluster(
+    target: Target,
+    reads: Sequence[Read],
+    timeout: float,
+    plan_probes: ProbePlanner | None = None,
+) -> ClusterView:
     observed_at = datetime.now(UTC)
     view = ClusterView(name=target.name, server=target.server, observed_at=observed_at)
     try:
@@ -137,6 +162,9 @@ def read_cluster(target: Target, reads: Sequence[Read], timeout: float) -> Clust
         with ThreadPoolExecutor(_PARALLEL_READS, thread_name_prefix=f"read-{target.name}") as pool:
             answers = list(pool.map(lambda r: _answer(connection, r), reads))
         view.answers = dict(zip(reads, answers, strict=True))
+        if plan_probes is not None:
+            probes = list(dict.fromkeys(plan_probes(view)))
+            view.probe_answers = {p: _send_probe(connection, p) for p in probes}
         return view
     finally:
         client.close()
@@ -147,13 +175,14 @@ def read_clusters(
     reads: Sequence[Read],
     timeout: float,
     progress: Callable[[str], None] | None = None,
+    plan_probes: ProbePlanner | None = None,
 ) -> list[ClusterView]:
     """Every target read concurrently; the views come back in the targets' order."""
     if not targets:
         return []
 
     def read(target: Target) -> ClusterView:
-        view = read_cluster(target, reads, timeout)
+        view = read_cluster(target, reads, timeout, plan_probes)
         if progress is not None:
             progress(f"read {target.name}" + ("" if view.reachable else " (unreachable)"))
         return view
@@ -262,3 +291,34 @@ def _list(connection: _Connection, path: str, read: Read, api_version: str) -> t
         token = (page.get("metadata") or {}).get("continue") or ""
         if not token:
             return tuple(items)
+
+
+def _send_probe(connection: _Connection, probe: Probe) -> ProbeAnswer:
+    """A server-side dry run: admission judges it, nothing is stored. The answer is recorded
+    verbatim so checks (and a bundle's replay) read exactly what the server said."""
+    version = _served_version(connection, probe.kind) or "v1"
+    path = _path(probe.kind, version, probe.namespace, None)
+    headers = [("Impersonate-User", probe.impersonate_user)] if probe.impersonate_user else []
+    headers += [("Impersonate-Group", group) for group in probe.impersonate_groups]
+    try:
+        status, reason, body = connection.send(
+            # The client serializes JSON bodies itself: hand it the object, not the text.
+            "POST",
+            path,
+            [("dryRun", "All")],
+            json.loads(probe.body),
+            headers,
+        )
+    except _Unreachable as exc:
+        return ProbeAnswer(status=0, message=f"no answer: {exc}", reason="Unreachable")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = {}
+    if 200 <= status < 300:
+        return ProbeAnswer(status=status)
+    return ProbeAnswer(
+        status=status,
+        message=str(document.get("message") or reason),
+        reason=str(document.get("reason") or ""),
+    )
