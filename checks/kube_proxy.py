@@ -69,7 +69,9 @@ def ipvs_evidence(view: ClusterView) -> dict[str, Any]:
     ipvs_pods = sorted(
         pod["metadata"]["name"]
         for pod in view.list(kinds.PODS, NAMESPACE, POD_SELECTOR)
-        if "ipvs" in proxy_mode_args(pod.get("spec", {}).get("containers") or [])
+        # A pod being deleted is on its way out; its replacement gets the current template.
+        if not pod["metadata"].get("deletionTimestamp")
+        and "ipvs" in proxy_mode_args(pod.get("spec", {}).get("containers") or [])
     )
     if ipvs_pods:
         evidence["podsWithProxyModeIpvs"] = ipvs_pods

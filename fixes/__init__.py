@@ -1,5 +1,11 @@
-"""The built-in fixes of gdoctor (one per check that has a remedy)."""
+"""The built-in fixes of gdoctor (one per check that has a remedy), registered like any
+third-party fix pack through the ``globalnet_doctor.fixes`` entry point."""
 
 from __future__ import annotations
 
-ALL_FIXES: tuple[object, ...] = ()
+from globalnet_doctor.fixspec import Fix
+
+from .gateway_label import LabelGatewayNode
+from .kube_proxy import KubeProxyToIptables
+
+ALL_FIXES: tuple[type[Fix], ...] = (KubeProxyToIptables, LabelGatewayNode)

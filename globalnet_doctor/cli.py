@@ -259,3 +259,222 @@ def _registry() -> Registry:
     except RegistryError as exc:
         _fail(f"invalid check plugin: {exc}")
         raise  # unreachable: _fail exits
+
+
+_FIX_EXIT_CODES_HELP = (
+    "Exit codes: 0 applied (or nothing to do); 1 changes pending (--dry-run) or still failing; "
+    "2 usage error or refused (unsafe without --unsafe, no terminal without --yes); 3 failed "
+    "and rolled back; 4 awaiting reconciliation (the configuration is right, a controller must "
+    "still react)."
+)
+
+
+@main.command(epilog=_FIX_EXIT_CODES_HELP)
+@click.argument("names", nargs=-1, metavar="[ID|NAME]...")
+@click.option(
+    "--all",
+    "fix_all",
+    is_flag=True,
+    help="Every fix whose check fails now, root causes first (never last-resort ones).",
+)
+@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+@click.option(
+    "--context",
+    "contexts",
+    multiple=True,
+    help="Only this context (repeatable; default: every context).",
+)
+@click.option("--node", help="The node to act on where a fix needs one (GD401).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the plan and let the API servers validate it (dryRun=All); change nothing.",
+)
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--unsafe", is_flag=True, help="Allow unsafe fixes (changing encapsulation, hiding a symptom)."
+)
+@click.option(
+    "--recreate-exports",
+    is_flag=True,
+    help="GD301: recreate failed ServiceExports instead of annotating their Services.",
+)
+@click.option(
+    "--wait",
+    "wait_text",
+    default="0s",
+    metavar="DURATION",
+    help="After applying, poll until the check's status changes (e.g. 60s, 2m).",
+)
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Site settings file (default: ./gdoctor.toml, then ~/.config/gdoctor/).",
+)
+@_logging_options
+def fix(**params: Any) -> None:
+    """Repair what a check found: plan, preview, apply, verify (and journal for undo).
+
+    Each change is shown as a diff first. Kubernetes objects are updated with the
+    resourceVersion read at planning time, so a concurrent edit makes gdoctor plan again
+    instead of overwriting it; a fix whose later step fails is rolled back. Undo a run with
+    `gdoctor undo RUN-ID` (steps marked IRREVERSIBLE, like deleting pods so their DaemonSet
+    restarts them, cannot be undone).
+    """
+    try:
+        code = _fix(**params)
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    sys.exit(code)
+
+
+def _parse_duration(text: str) -> float:
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--wait takes a duration such as 30s or 2m, not {text!r}") from None
+
+
+def _fix(
+    names: tuple[str, ...],
+    fix_all: bool,
+    kubeconfig: str | None,
+    contexts: tuple[str, ...],
+    node: str | None,
+    dry_run: bool,
+    yes: bool,
+    unsafe: bool,
+    recreate_exports: bool,
+    wait_text: str,
+    output: str,
+    config_path: Path | None,
+    verbose: int,
+    log_file: Path | None,
+) -> int:
+    from globalnet_doctor.config import load_settings
+    from globalnet_doctor.fixer import (
+        AWAITING,
+        NOT_PLANNED,
+        PENDING,
+        ROLLED_BACK,
+        STILL_FAILING,
+        Fixer,
+    )
+    from globalnet_doctor.fixspec import FixOptions, Safety
+    from globalnet_doctor.journal import Journal
+    from globalnet_doctor.kubeconfig import resolve_targets
+    from globalnet_doctor.registry import RegistryError, load_fixes
+
+    _setup_logging(verbose, log_file)
+    wait = _parse_duration(wait_text)
+    if fix_all == bool(names):
+        raise UsageError("name the fixes to apply (ids or names) or pass --all")
+    registry = _registry()
+    try:
+        fixes = load_fixes(registry)
+    except RegistryError as exc:
+        raise UsageError(f"invalid fix plugin: {exc}") from None
+    if fix_all:
+        selected = sorted(
+            (f for f in fixes.values() if not f.last_resort), key=lambda f: (f.order, f.id)
+        )
+    else:
+        selected = []
+        for name in names:
+            check = registry.find(name)
+            if check is None:
+                raise UsageError(f"no check {name!r} (see `gdoctor list`)")
+            if check.id not in fixes:
+                raise UsageError(
+                    f"{check.id} {check.name} has no fix (see `gdoctor explain {check.id}`)"
+                )
+            selected.append(fixes[check.id])
+    risky = [f.id for f in selected if f.safety is Safety.UNSAFE]
+    if risky and not unsafe and not dry_run:
+        raise UsageError(
+            f"{', '.join(risky)} is unsafe (changes encapsulation or hides a "
+            "symptom); pass --unsafe to apply it, or --dry-run to see the plan"
+        )
+    settings = load_settings(config_path, {})
+    targets = resolve_targets(kubeconfig, contexts)
+    checks = {c.id: c for c in registry.checks}
+    fixer = Fixer(
+        checks,
+        targets.targets,
+        settings,
+        FixOptions(node=node, recreate_exports=recreate_exports),
+        _Progress(),
+    )
+    preview = [report for f in selected for report in fixer.plan(f)]
+    if any(r.outcome == NOT_PLANNED for r in preview):
+        _emit_plan(preview, output, "plan", None)
+        return ExitCode.USAGE
+    pending = [r for r in preview if r.outcome == PENDING]
+    if dry_run or not pending:
+        if dry_run:
+            fixer.dry_run(pending)
+        _emit_plan(preview, output, "dry-run" if dry_run else "plan", None)
+        return 1 if pending else 0
+    if output != "json":
+        _emit_plan(preview, output, "plan", None)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to change clusters without a terminal to confirm on; "
+                "pass --yes (or --dry-run to preview)"
+            )
+        if not click.confirm("Apply these changes?", default=False, err=True):
+            raise UsageError("not applied")
+    journal = Journal.create(kubeconfig, {t.name: t.server for t in targets.targets})
+    done = [report for f in selected for report in fixer.apply(f, journal, wait)]
+    _emit_plan(done, output, "apply", journal.run_id)
+    outcomes = {r.outcome for r in done}
+    if ROLLED_BACK in outcomes:
+        return 3
+    if STILL_FAILING in outcomes:
+        return 1
+    if AWAITING in outcomes:
+        return 4
+    return 0
+
+
+def _emit_plan(reports: Any, output: str, mode: str, run_id: str | None) -> None:
+    from globalnet_doctor.formatters.plan import plan_to_dict, render_text
+
+    if output == "json":
+        import json
+
+        sys.stdout.write(json.dumps(plan_to_dict(reports, mode, run_id), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(reports, run_id))
+    sys.stdout.flush()
+
+
+@main.command()
+@click.argument("run_id", metavar="RUN-ID")
+@click.option("--kubeconfig", help="Kubeconfig (default: the one the fix run used).")
+@_logging_options
+def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | None) -> None:
+    """Restore what a `gdoctor fix` run changed, from its journal (newest change first)."""
+    from globalnet_doctor.config import load_settings
+    from globalnet_doctor.fixer import undo as undo_run
+    from globalnet_doctor.journal import Journal
+    from globalnet_doctor.kubeconfig import resolve_targets
+
+    try:
+        _setup_logging(verbose, log_file)
+        journal = Journal.load(run_id)
+        targets = resolve_targets(kubeconfig or journal.kubeconfig, tuple(journal.contexts))
+        lines = undo_run(journal, targets.targets, load_settings(None, {}))
+    except UsageError as exc:
+        _fail(str(exc))
+        return
+    for line in lines or ["nothing to undo"]:
+        click.echo(line)
+    sys.exit(3 if any(line.startswith("failed") for line in lines) else 0)

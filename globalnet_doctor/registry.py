@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from importlib.resources.abc import Traversable
 
 from globalnet_doctor.errors import UsageError
+from globalnet_doctor.fixspec import Fix
 from globalnet_doctor.spec import Check, CheckPack
 
 CHECK_GROUP = "globalnet_doctor.checks"
@@ -107,3 +108,25 @@ def load_registry() -> Registry:
             raise RegistryError(f"entry point {entry.name} ({entry.value}) is not a CheckPack")
         packs.append(pack)
     return Registry.from_packs(packs)
+
+
+FIX_GROUP = "globalnet_doctor.fixes"
+
+
+def load_fixes(registry: Registry) -> dict[str, type[Fix]]:
+    """Every installed fix, by the id of the check it repairs (which must declare it)."""
+    fixes: dict[str, type[Fix]] = {}
+    for entry in sorted(entry_points(group=FIX_GROUP), key=lambda e: e.name):
+        try:
+            pack = entry.load()
+        except Exception as exc:  # a broken plugin is named, never a traceback
+            message = f"cannot load fix plugin {entry.name} ({entry.value}): {exc}"
+            raise RegistryError(message) from None
+        for fix in pack:
+            check = registry.find(fix.id)
+            if check is None or check.fix != fix.id:
+                raise RegistryError(f"fix {fix.id} repairs no check that declares it")
+            if fix.id in fixes:
+                raise RegistryError(f"duplicate fix {fix.id}")
+            fixes[fix.id] = fix
+    return fixes

@@ -322,3 +322,93 @@ def _send_probe(connection: _Connection, probe: Probe) -> ProbeAnswer:
         message=str(document.get("message") or reason),
         reason=str(document.get("reason") or ""),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The server's answer to one write: the stored object, or why not (verbatim)."""
+
+    status: int
+    message: str = ""
+    stored: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def conflict(self) -> bool:
+        """The object changed since it was read (resourceVersion precondition failed)."""
+        return self.status == 409
+
+
+class KubeWriter:
+    """Writes for the fixer, to one cluster: update (PUT with the read resourceVersion as
+    precondition), create, delete, each optionally as a server-side dry run."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self._client = connect(target, timeout)
+        self._connection = _Connection(target, self._client, timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> KubeWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, kind: Kind, like: Any) -> Any:
+        """The object ``like`` names (apiVersion, namespace, name) as stored now, or None."""
+        status, reason, body = self._send("GET", _object_path(kind, like, named=True))
+        if status == 404:
+            return None
+        if not 200 <= status < 300:
+            raise _HttpError(status, reason, _status_message(body))
+        return json.loads(body)
+
+    def update(self, kind: Kind, obj: Any, dry_run: bool = False) -> WriteResult:
+        """PUT the whole object; its metadata.resourceVersion makes it fail (409) if the object
+        changed since it was read, so a concurrent edit is never overwritten."""
+        return self._write("PUT", _object_path(kind, obj, named=True), obj, dry_run)
+
+    def create(self, kind: Kind, obj: Any, dry_run: bool = False) -> WriteResult:
+        return self._write("POST", _object_path(kind, obj, named=False), obj, dry_run)
+
+    def delete(self, kind: Kind, obj: Any, dry_run: bool = False) -> WriteResult:
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": obj["metadata"].get("uid")},
+        }
+        return self._write("DELETE", _object_path(kind, obj, named=True), body, dry_run)
+
+    def _write(self, method: str, path: str, body: Any, dry_run: bool) -> WriteResult:
+        query = [("dryRun", "All")] if dry_run else []
+        try:
+            status, reason, data = self._connection.send(method, path, query, body)
+        except _Unreachable as exc:
+            return WriteResult(0, f"no answer: {exc}")
+        if 200 <= status < 300:
+            return WriteResult(status, stored=json.loads(data) if data else None)
+        return WriteResult(status, _status_message(data) or reason)
+
+    def _send(self, method: str, path: str) -> tuple[int, str, bytes]:
+        try:
+            return self._connection.send(method, path)
+        except _Unreachable as exc:
+            raise _HttpError(0, "no answer", str(exc)) from None
+
+
+def _object_path(kind: Kind, obj: Any, named: bool) -> str:
+    """The object's URL at the apiVersion it carries (as read, or as the fix built it)."""
+    api_version = str(obj["apiVersion"])
+    base = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+    namespace = obj["metadata"].get("namespace")
+    if namespace and kind.namespaced:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{kind.resource}"
+    if named:
+        base += f"/{quote(obj['metadata']['name'], safe='')}"
+    return base

@@ -1,0 +1,153 @@
+"""The fix journal: the prior state of everything a fix run changes, written before the change.
+
+One folder per run under ``$XDG_STATE_HOME/gdoctor/journal/<run-id>/`` holding
+``journal.json``; every update replaces it atomically, so a crash leaves the last good state.
+``gdoctor undo <run-id>`` restores from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from globalnet_doctor.errors import UsageError
+from globalnet_doctor.fixspec import KubeChange
+from globalnet_doctor.kinds import Kind
+
+JOURNAL_VERSION = 1
+
+
+def journal_root() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "gdoctor" / "journal"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    moment = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{moment}-{secrets.token_hex(3)}"
+
+
+def kind_to_json(kind: Kind) -> dict[str, Any]:
+    return {
+        "group": kind.group,
+        "resource": kind.resource,
+        "kind": kind.kind,
+        "namespaced": kind.namespaced,
+    }
+
+
+def kind_from_json(data: dict[str, Any]) -> Kind:
+    return Kind(data["group"], data["resource"], data["kind"], bool(data["namespaced"]))
+
+
+@dataclass
+class JournalEntry:
+    fix: str
+    change: KubeChange
+    state: str = "planned"
+    """planned → applied, or failed; applied → rolled-back or undone."""
+    stored: Any = None
+    """The object as the server stored it after the change."""
+
+    def to_json(self) -> dict[str, Any]:
+        change = self.change
+        return {
+            "fix": self.fix,
+            "cluster": change.cluster,
+            "kind": kind_to_json(change.kind),
+            "namespace": change.namespace,
+            "name": change.name,
+            "action": change.action,
+            "why": change.why,
+            "irreversible": change.irreversible,
+            "before": change.before,
+            "after": change.after,
+            "state": self.state,
+            "stored": self.stored,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JournalEntry:
+        change = KubeChange(
+            cluster=data["cluster"],
+            kind=kind_from_json(data["kind"]),
+            namespace=data["namespace"],
+            name=data["name"],
+            before=data["before"],
+            after=data["after"],
+            why=data["why"],
+            irreversible=data["irreversible"],
+        )
+        return cls(data["fix"], change, data["state"], data.get("stored"))
+
+
+@dataclass
+class Journal:
+    run_id: str
+    path: Path
+    kubeconfig: str | None
+    contexts: dict[str, str]
+    """context -> server, to reach the same clusters on undo."""
+    entries: list[JournalEntry] = field(default_factory=list)
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @classmethod
+    def create(cls, kubeconfig: str | None, contexts: dict[str, str]) -> Journal:
+        run_id = new_run_id()
+        folder = journal_root() / run_id
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise UsageError(f"cannot create the journal at {folder}: {exc.strerror}") from None
+        journal = cls(run_id, folder / "journal.json", kubeconfig, contexts)
+        journal.save()
+        return journal
+
+    @classmethod
+    def load(cls, run_id: str) -> Journal:
+        path = journal_root() / run_id / "journal.json"
+        if "/" in run_id or not path.is_file():
+            raise UsageError(f"no journal for run {run_id!r} under {journal_root()}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"journal {path} is unreadable: {exc}") from None
+        if data.get("version") != JOURNAL_VERSION:
+            raise UsageError(f"journal {path} has an unknown version {data.get('version')!r}")
+        journal = cls(
+            data["runId"],
+            path,
+            data.get("kubeconfig"),
+            data["contexts"],
+            started_at=data["startedAt"],
+        )
+        journal.entries = [JournalEntry.from_json(e) for e in data["entries"]]
+        return journal
+
+    def record(self, fix: str, change: KubeChange) -> JournalEntry:
+        """Journals a change before it is applied (its prior state is in ``change.before``)."""
+        entry = JournalEntry(fix, change)
+        self.entries.append(entry)
+        self.save()
+        return entry
+
+    def save(self) -> None:
+        document = {
+            "version": JOURNAL_VERSION,
+            "runId": self.run_id,
+            "startedAt": self.started_at,
+            "kubeconfig": self.kubeconfig,
+            "contexts": self.contexts,
+            "entries": [e.to_json() for e in self.entries],
+        }
+        temporary = self.path.with_suffix(".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self.path)
