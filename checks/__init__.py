@@ -6,8 +6,13 @@ from importlib.resources import files
 
 from globalnet_doctor.spec import CheckPack
 
+from .calico_bird_probes import CalicoBirdProbes
+from .calico_encapsulation import CalicoNotVxlan
+from .calico_ippools import CalicoIppoolsMissing
+from .cidr_overlap import CidrOverlap
 from .connections import ConnectionNotEstablished
 from .dns_config import CorednsClustersetForward, DnsmasqUpstreamStale
+from .external_host import ExternalHostOutsideClusterCidr
 from .gateway_nodes import NoGatewayNode
 from .kube_proxy import KubeProxyIpvs
 from .submariner_ready import SubmarinerNotReady
@@ -16,6 +21,11 @@ CHECK_PACK = CheckPack(
     checks=(
         SubmarinerNotReady,
         KubeProxyIpvs,
+        CalicoNotVxlan,
+        CalicoBirdProbes,
+        CalicoIppoolsMissing,
+        CidrOverlap,
+        ExternalHostOutsideClusterCidr,
         NoGatewayNode,
         ConnectionNotEstablished,
         DnsmasqUpstreamStale,

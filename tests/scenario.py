@@ -1,7 +1,8 @@
 """Scenario folders: the objects each lab cluster holds, and the results expected of them.
 
 A scenario folder is named by its outcome (``...-FAIL``, ``...-PASS``, ``...-SKIP``) and holds
-``scenario.yaml`` (``base``, ``remove``, ``expect``) plus one folder per cluster of YAML files.
+``scenario.yaml`` (``base``, ``remove``, ``expect``, optional ``args``: extra ``gdoctor check``
+options such as ``--external-host``) plus one folder per cluster of YAML files.
 Objects in the scenario replace the base's objects with the same apiVersion, kind, namespace and
 name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
 """
@@ -31,6 +32,8 @@ class Scenario:
     expect: dict[str, dict[str, str]]
     """check id -> cluster -> status."""
     description: str = ""
+    args: tuple[str, ...] = ()
+    """Extra `gdoctor check` options the scenario runs with (site settings such as hosts)."""
 
     @property
     def name(self) -> str:
@@ -48,6 +51,9 @@ def _removal_key(obj: Object) -> str:
     return "/".join(p for p in parts if p)
 
 
+# libyaml's safe loader when PyYAML has it: every scenario re-reads the whole base, and the
+# pure-Python loader makes that the slowest part of the contract tests.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NOW = re.compile(r"\$\{NOW([+-][0-9]+)?\}")
 
 
@@ -61,7 +67,8 @@ def read_cluster_folder(folder: Path, now: int | None = None) -> list[Object]:
     clock = int(time.time()) if now is None else now
     objects: list[Object] = []
     for path in sorted(folder.glob("*.yaml")):
-        objects.extend(d for d in yaml.safe_load_all(_with_clock(path.read_text(), clock)) if d)
+        text = _with_clock(path.read_text(), clock)
+        objects.extend(d for d in yaml.load_all(text, Loader=_LOADER) if d)
     return objects
 
 
@@ -84,7 +91,8 @@ def load_scenario(path: Path) -> Scenario:
         for obj in read_cluster_folder(folder):
             merged[_identity(obj)] = obj
         objects[cluster] = list(merged.values())
-    return Scenario(path, objects, meta.get("expect") or {}, meta.get("description", ""))
+    args = tuple(str(a) for a in meta.get("args") or ())
+    return Scenario(path, objects, meta.get("expect") or {}, meta.get("description", ""), args)
 
 
 def scenario_paths(under: Path = SCENARIOS) -> Iterator[Path]:

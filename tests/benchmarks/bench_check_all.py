@@ -59,29 +59,63 @@ def exported_services(cluster: str, count: int) -> list[dict[str, Any]]:
         meta = {"name": name, "namespace": NAMESPACE}
         ports = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]
         objects += [
-            {"apiVersion": "v1", "kind": "Service", "metadata": meta,
-             "spec": {"selector": {"app": name}, "ports": ports}},
-            {"apiVersion": "multicluster.x-k8s.io/v1alpha1", "kind": "ServiceExport",
-             "metadata": meta,
-             "status": {"conditions": [{"type": "Valid", "status": "True", "reason": "",
-                                        "message": ""}]}},
-            {"apiVersion": "submariner.io/v1", "kind": "GlobalIngressIP", "metadata": meta,
-             "spec": {"target": "ClusterIPService", "serviceRef": {"name": name}},
-             "status": {"allocatedIP": ip, "conditions": [
-                 {"type": "Allocated", "status": "True", "reason": "Success",
-                  "message": "Allocated global IP", "lastTransitionTime": "2026-11-27T00:00:00Z"}
-             ]}},
-            {"apiVersion": "v1", "kind": "Service",
-             "metadata": {"name": internal_name(name), "namespace": NAMESPACE,
-                          "labels": {"submariner.io/exportedServiceRef": name}},
-             "spec": {"selector": {"app": name}, "ports": ports, "externalIPs": [ip]}},
-            {"apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
-             "metadata": {"name": f"{name}-{cluster}", "namespace": NAMESPACE,
-                          "labels": {"multicluster.kubernetes.io/service-name": name,
-                                     "endpointslice.kubernetes.io/managed-by":
-                                         "lighthouse-agent.submariner.io"}},
-             "addressType": "IPv4", "endpoints": [{"addresses": [ip]}],
-             "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta,
+                "spec": {"selector": {"app": name}, "ports": ports},
+            },
+            {
+                "apiVersion": "multicluster.x-k8s.io/v1alpha1",
+                "kind": "ServiceExport",
+                "metadata": meta,
+                "status": {
+                    "conditions": [{"type": "Valid", "status": "True", "reason": "", "message": ""}]
+                },
+            },
+            {
+                "apiVersion": "submariner.io/v1",
+                "kind": "GlobalIngressIP",
+                "metadata": meta,
+                "spec": {"target": "ClusterIPService", "serviceRef": {"name": name}},
+                "status": {
+                    "allocatedIP": ip,
+                    "conditions": [
+                        {
+                            "type": "Allocated",
+                            "status": "True",
+                            "reason": "Success",
+                            "message": "Allocated global IP",
+                            "lastTransitionTime": "2026-11-27T00:00:00Z",
+                        }
+                    ],
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": internal_name(name),
+                    "namespace": NAMESPACE,
+                    "labels": {"submariner.io/exportedServiceRef": name},
+                },
+                "spec": {"selector": {"app": name}, "ports": ports, "externalIPs": [ip]},
+            },
+            {
+                "apiVersion": "discovery.k8s.io/v1beta1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{name}-{cluster}",
+                    "namespace": NAMESPACE,
+                    "labels": {
+                        "multicluster.kubernetes.io/service-name": name,
+                        "endpointslice.kubernetes.io/managed-by": "lighthouse-agent.submariner.io",
+                    },
+                },
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": [ip]}],
+                "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+            },
         ]
     return objects
 
@@ -133,9 +167,21 @@ def gdoctor_process(lab: Lab) -> tuple[float, int]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "globalnet_doctor", "check", "--all", "-o", "json",
-         "--kubeconfig", str(lab.kubeconfig), "--request-timeout", "60"],
-        stdout=subprocess.DEVNULL, check=False,
+        [
+            sys.executable,
+            "-m",
+            "globalnet_doctor",
+            "check",
+            "--all",
+            "-o",
+            "json",
+            "--kubeconfig",
+            str(lab.kubeconfig),
+            "--request-timeout",
+            "60",
+        ],
+        stdout=subprocess.DEVNULL,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -148,9 +194,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="gdoctor-bench-") as workdir, Lab.start(
-        Path(workdir)
-    ) as lab:
+    with (
+        tempfile.TemporaryDirectory(prefix="gdoctor-bench-") as workdir,
+        Lab.start(Path(workdir)) as lab,
+    ):
         loading = time.perf_counter()
         for cluster in lab.clusters:
             lab.apply_many(cluster, exported_services(cluster, args.services))
@@ -164,14 +211,18 @@ def main() -> None:
     floor, doctor = min(floors), min(doctors)
     rows = [
         ("exported services per cluster", f"{args.services} (x3 clusters, 5 objects each)"),
-        ("floor: raw-JSON LIST of the same kinds, best of "
-         f"{args.rounds}", f"{floor * 1000:.0f} ms"),
+        (
+            f"floor: raw-JSON LIST of the same kinds, best of {args.rounds}",
+            f"{floor * 1000:.0f} ms",
+        ),
         (f"gdoctor check --all, read to report, best of {args.rounds}", f"{doctor * 1000:.0f} ms"),
         ("ratio gdoctor / floor (target <= 2.0)", f"{doctor / floor:.2f}"),
         ("gdoctor check --all as a process (imports included)", f"{wall * 1000:.0f} ms"),
         ("peak RSS of that process", f"{peak_mib} MiB"),
-        ("median of the rounds, floor / gdoctor",
-         f"{statistics.median(floors) * 1000:.0f} / {statistics.median(doctors) * 1000:.0f} ms"),
+        (
+            "median of the rounds, floor / gdoctor",
+            f"{statistics.median(floors) * 1000:.0f} / {statistics.median(doctors) * 1000:.0f} ms",
+        ),
         ("loading the lab (not measured against the target)", f"{loading:.1f} s"),
     ]
     table = "| what | result |\n|---|---|\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)

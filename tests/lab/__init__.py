@@ -17,11 +17,22 @@ from .crds import LAB_CRDS, CrdSpec
 from .errors import ApiError, LabError, LabStartError, LabUnavailable
 from .fixtures import lab_fixture_factory, lab_required
 from .loader import LOADED_LABEL
+from .webhook import (
+    WEBHOOK_DEPLOYMENT,
+    WEBHOOK_NAME,
+    WEBHOOK_NAMESPACE,
+    AdmissionRecord,
+    WebhookPolicy,
+)
 
 __all__ = [
     "CLUSTERS",
     "LAB_CRDS",
     "LOADED_LABEL",
+    "WEBHOOK_DEPLOYMENT",
+    "WEBHOOK_NAME",
+    "WEBHOOK_NAMESPACE",
+    "AdmissionRecord",
     "ApiError",
     "CrdSpec",
     "KubeClient",
@@ -29,6 +40,7 @@ __all__ = [
     "LabError",
     "LabStartError",
     "LabUnavailable",
+    "WebhookPolicy",
     "default_binary",
     "iter_objects",
     "lab_fixture_factory",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,19 +27,30 @@ from .controlplane import (
     Tools,
     executes,
     has_own_netns,
+    inside,
     start_apiserver,
     start_etcd,
     start_relays,
 )
 from .discovery import Discovery
-from .errors import LabError, LabStartError, LabUnavailable
+from .errors import ApiError, LabError, LabStartError, LabUnavailable
 from .kubeconfig import write_kubeconfig
 from .loader import Loader
 from .pki import Pki, make_pki, make_users, write_token_file
 from .procs import ManagedProcess, cpu_seconds, free_loopback_port, stop_all, wait_until
+from .webhook import (
+    AdmissionRecord,
+    ExternalIpWebhook,
+    canary_service,
+    is_webhook_deployment,
+    relay_argv,
+)
 
 CLUSTERS: tuple[str, ...] = ("member1", "member2", "member3")
 START_TIMEOUT = 120.0
+# How long an apiserver may take to start or stop calling a webhook once its configuration
+# was created or deleted (its informer usually takes milliseconds).
+WEBHOOK_SYNC_TIMEOUT = 10.0
 # Unix socket paths must fit in sun_path (108 bytes).
 _MAX_SOCKET_PATH = 100
 
@@ -76,6 +88,9 @@ class Lab:
         self._clusters: dict[str, _Cluster] = {}
         self._processes: list[ManagedProcess] = []
         self._socket_dir: Path | None = None
+        self._webhook: ExternalIpWebhook | None = None
+        self._webhook_clusters: set[str] = set()
+        self._webhook_lock = threading.Lock()
         self._stopped = False
         self._began = time.monotonic()
 
@@ -164,11 +179,45 @@ class Lab:
                 processes=[apiserver, *relays],
             )
 
+        # Started here, on the starting thread, because the relay's parent-death signal follows
+        # the thread that forked it (a loader worker thread would take it down on exit).
+        self._start_webhook(tools, etcd.pid, pki, logs)
         self._wait_ready(etcd)
         self._mark("apiservers ready")
         self._write_kubeconfigs(servers, pki, users["reader"].token, users["nobody"].token)
         self._parallel(lambda c: self._bootstrap(c, users["reader"].name))
         self._mark("crds and rbac")
+
+    def _start_webhook(self, tools: Tools, netns_pid: int, pki: Pki, logs: Path) -> None:
+        """The externalIP webhook server (Unix socket) and its relay inside the namespace;
+        clusters use it once registered (see register_externalip_webhook)."""
+        socket_path = self._socket_path("webhook")
+        self._webhook = ExternalIpWebhook(
+            socket_path,
+            pki.server_cert,
+            pki.server_key,
+            pki.ca_cert,
+            self._read_deployment,
+            logs / "externalip-webhook.log",
+        ).start()
+        relay = ManagedProcess(
+            "relay-in externalip-webhook",
+            inside(tools, netns_pid, relay_argv(tools.socat, socket_path)),
+            logs / "relay-in-externalip-webhook.log",
+        ).start()
+        self._processes.append(relay)
+
+    def _read_deployment(self, cluster: str, namespace: str, name: str) -> JsonObject | None:
+        """The Deployment the webhook takes its arguments from, read fresh on every review."""
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        try:
+            return self._cluster(cluster).client.get(path)
+        except ApiError as err:
+            if err.status == 404:
+                return None
+            raise
+        except LabError:
+            return None  # the lab is stopping
 
     def _socket_path(self, cluster: str) -> Path:
         if self._socket_dir is None:
@@ -223,6 +272,8 @@ class Lab:
         if self._stopped:
             return
         self._stopped = True
+        if self._webhook is not None:
+            self._webhook.stop()
         for cluster in self._clusters.values():
             cluster.client.close()
         # Relays and apiservers first, etcd last, so apiservers do not log etcd errors.
@@ -312,8 +363,14 @@ class Lab:
     def apply(self, cluster: str, objects: Sequence[Mapping[str, Any]]) -> list[JsonObject]:
         """Creates the objects in the cluster (namespaces created as needed), labelled
         gdoctor-lab/loaded=true, with `status` written through /status where the kind has it.
-        Returns the objects as stored."""
-        return self._cluster(cluster).loader.apply(objects)
+        Returns the objects as stored.
+
+        Loading the externalip-webhook Deployment (externalip-validation-system/
+        externalip-validation-webhook) also registers the lab's webhook in that cluster."""
+        created = self._cluster(cluster).loader.apply(objects)
+        if any(is_webhook_deployment(obj) for obj in objects):
+            self.register_externalip_webhook(cluster)
+        return created
 
     def apply_many(self, cluster: str, objects: Sequence[Mapping[str, Any]]) -> list[JsonObject]:
         """apply() for large loads (benchmarks); the same parallel loader."""
@@ -326,6 +383,60 @@ class Lab:
         with ThreadPoolExecutor(max_workers=len(scenario) or 1) as pool:
             list(pool.map(lambda name: self.apply(name, scenario[name]), scenario))
 
+    # -- the externalIP admission webhook -------------------------------------------------
+
+    def register_externalip_webhook(self, cluster: str) -> None:
+        """Registers the lab's externalip-webhook in the cluster (a ValidatingWebhookConfiguration
+        for Services, ignoring the loader's objects); reset() removes it. The webhook judges with
+        the arguments of the cluster's Deployment externalip-validation-system/
+        externalip-validation-webhook, read on every request: no Deployment (or 0 replicas)
+        means no pod answers and the apiserver reports `failed calling webhook`. Idempotent."""
+        target = self._cluster(cluster)
+        if self._webhook is None:
+            raise LabError("the lab's webhook server is not running")
+        with self._webhook_lock:
+            if cluster in self._webhook_clusters:
+                return
+            target.loader.apply([self._webhook.configuration(cluster)])
+            self._webhook_clusters.add(cluster)
+        self._wait_for_webhook(cluster, called=True)
+
+    def _wait_for_webhook(self, cluster: str, called: bool) -> None:
+        """Until the cluster's apiserver calls (or no longer calls) the webhook: a scenario must
+        not race the apiserver's view of the configuration."""
+        if self._webhook is None:
+            return
+        client = self._cluster(cluster).client
+        deadline = time.monotonic() + WEBHOOK_SYNC_TIMEOUT
+        last = ""
+        while True:
+            before = self._webhook.canaries_seen(cluster)
+            try:
+                client.request(
+                    "POST",
+                    "/api/v1/namespaces/default/services",
+                    canary_service(),
+                    query={"dryRun": "All"},
+                )
+                last = "the canary was admitted"
+            except ApiError as err:
+                last = str(err)
+            if (self._webhook.canaries_seen(cluster) > before) == called:
+                return
+            if time.monotonic() >= deadline:
+                state = "call" if called else "stop calling"
+                raise LabError(
+                    f"{cluster}'s apiserver did not {state} the externalIP webhook within "
+                    f"{WEBHOOK_SYNC_TIMEOUT:.0f}s; last canary: {last}"
+                )
+            time.sleep(0.05)
+
+    def webhook_reviews(self, cluster: str | None = None) -> list[AdmissionRecord]:
+        """The admission requests the webhook answered (all clusters, or one), oldest first."""
+        if self._webhook is None:
+            return []
+        return self._webhook.records(cluster)
+
     def reset(self, *, everywhere: bool = False) -> None:
         """Deletes what apply() created, in every cluster (namespaces stay: with no namespace
         controller a deleted namespace would stay Terminating forever).
@@ -336,6 +447,14 @@ class Lab:
             self._parallel(lambda c: c.loader.reset_everywhere())
         else:
             self._parallel(lambda c: c.loader.reset())
+        # The loader removed the webhook configurations (it created them).
+        with self._webhook_lock:
+            registered = sorted(self._webhook_clusters)
+            self._webhook_clusters.clear()
+        for cluster in registered:
+            self._wait_for_webhook(cluster, called=False)
+        if self._webhook is not None:
+            self._webhook.clear_records()
 
     def _parallel(self, fn: Callable[[_Cluster], object]) -> None:
         clusters = [self._cluster(name) for name in self.clusters]

@@ -75,6 +75,10 @@ LAB_CRDS: tuple[CrdSpec, ...] = (
     ),
     # Calico: IP pools decide which CIDRs are pod networks and which get NAT.
     CrdSpec("crd.projectcalico.org", "v1", "IPPool", "ippools", namespaced=False),
+    # The Calico API server's projectcalico.org/v3, served here by a CRD so pools can be loaded
+    # through it; the apiserver registers APIService v3.projectcalico.org for it, as the real
+    # API server's installation does.
+    CrdSpec("projectcalico.org", "v3", "IPPool", "ippools", namespaced=False),
     # Multi-Cluster Services API, used by Lighthouse service discovery.
     CrdSpec(
         "multicluster.x-k8s.io",

@@ -130,13 +130,14 @@ def test_without_a_terminal_and_without_yes_nothing_is_applied(lab):
 
 
 def test_an_object_edited_between_plan_and_apply_is_replanned_not_clobbered(lab):
+    from globalnet_doctor_fixes.gateway_label import LabelGatewayNode
+
     from globalnet_doctor.config import Settings
     from globalnet_doctor.fixer import Fixer
     from globalnet_doctor.fixspec import FixOptions
     from globalnet_doctor.journal import Journal
     from globalnet_doctor.kubeconfig import resolve_targets
     from globalnet_doctor.registry import load_fixes, load_registry
-    from globalnet_doctor_fixes.gateway_label import LabelGatewayNode
 
     load(lab, load_scenario(NO_GATEWAY))
     registry = load_registry()

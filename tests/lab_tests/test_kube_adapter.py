@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from globalnet_doctor import kinds
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.kubeconfig import resolve_targets
 from globalnet_doctor.view import InputUnavailable
 
@@ -42,10 +42,14 @@ def test_kinds_whose_version_moved_are_read_at_the_version_the_server_serves(lab
     assert endpoint_slice["apiVersion"] == "discovery.k8s.io/v1beta1"
 
 
+# No lab cluster serves this group (the lab serves both Calico IPPool APIs).
+ABSENT = Kind("example.com", "widgets", "Widget", namespaced=False, versions=("v1",))
+
+
 def test_an_absent_crd_makes_its_reads_unavailable_with_the_reason(lab):
-    view = read(lab, Read(kinds.CALICO_IPPOOLS_V3), Read(kinds.CALICO_IPPOOLS_CRD))
-    with pytest.raises(InputUnavailable, match=r"CRD absent: ippools.projectcalico.org"):
-        view.list(kinds.CALICO_IPPOOLS_V3)
+    view = read(lab, Read(ABSENT), Read(kinds.CALICO_IPPOOLS_CRD))
+    with pytest.raises(InputUnavailable, match=r"CRD absent: widgets.example.com"):
+        view.list(ABSENT)
     assert view.list(kinds.CALICO_IPPOOLS_CRD) == ()
 
 

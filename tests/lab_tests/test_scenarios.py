@@ -16,7 +16,9 @@ SCENARIOS = list(scenario_paths())
 def test_scenario_gives_the_expected_statuses(lab, path):
     scenario = load_scenario(path)
     load(lab, scenario)
-    run = gdoctor("check", *scenario.expect, "-o", "json", "--kubeconfig", str(lab.kubeconfig))
+    run = gdoctor(
+        "check", *scenario.expect, *scenario.args, "-o", "json", "--kubeconfig", str(lab.kubeconfig)
+    )
     assert run.code in (0, 1), run.stderr
     actual = statuses(run.json())
     assert actual == scenario.expect
