@@ -14,6 +14,7 @@ from .connections import ConnectionNotEstablished
 from .dns_config import CorednsClustersetForward, DnsmasqUpstreamStale
 from .external_host import ExternalHostOutsideClusterCidr
 from .gateway_nodes import NoGatewayNode
+from .health_check import HealthCheckPingFailure
 from .kube_proxy import KubeProxyIpvs
 from .submariner_ready import SubmarinerNotReady
 
@@ -27,6 +28,7 @@ CHECK_PACK = CheckPack(
         CidrOverlap,
         ExternalHostOutsideClusterCidr,
         NoGatewayNode,
+        HealthCheckPingFailure,
         ConnectionNotEstablished,
         DnsmasqUpstreamStale,
         CorednsClustersetForward,

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from globalnet_doctor.fixspec import Fix
 
+from .dns_config import RepointDnsmasq, RewriteLighthouseBlock
 from .gateway_label import LabelGatewayNode
+from .health_check import DisableHealthCheck
 from .kube_proxy import KubeProxyToIptables
 
-ALL_FIXES: tuple[type[Fix], ...] = (KubeProxyToIptables, LabelGatewayNode)
+ALL_FIXES: tuple[type[Fix], ...] = (
+    KubeProxyToIptables,
+    LabelGatewayNode,
+    DisableHealthCheck,
+    RepointDnsmasq,
+    RewriteLighthouseBlock,
+)

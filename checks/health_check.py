@@ -1,0 +1,146 @@
+"""GD402: the gateway health check cannot ping a remote cluster's health-check IP.
+
+The finding names the pair of clusters and the likely root causes, judged by the same
+predicates as GD101, GD201, GD203 and GD304 (shared functions, whether or not those checks were
+selected), on both clusters of the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
+
+from . import _gateways, calico_encapsulation, calico_ippools, cidr_overlap, kube_proxy
+from ._submariner import require_submariner
+
+Predicate = Callable[[ClusterView, Sequence[ClusterView], Settings], list[str]]
+
+
+def _ipvs(view: ClusterView, clusters: Sequence[ClusterView], settings: Settings) -> list[str]:
+    evidence = kube_proxy.ipvs_evidence(view)
+    return [f"kube-proxy runs in IPVS mode ({', '.join(sorted(evidence))})"] if evidence else []
+
+
+def _encapsulation(
+    view: ClusterView, clusters: Sequence[ClusterView], settings: Settings
+) -> list[str]:
+    return calico_encapsulation.calico_encapsulation_problems(view)
+
+
+ROOT_CAUSES: tuple[tuple[str, Predicate], ...] = (
+    ("GD101", _ipvs),
+    ("GD201", _encapsulation),
+    ("GD203", calico_ippools.missing_pool_problems),
+    ("GD304", cidr_overlap.overlap_problems),
+)
+
+
+def root_cause_reads(settings: Settings) -> tuple[Read, ...]:
+    return (
+        *kube_proxy.READS,
+        *calico_encapsulation.encapsulation_reads(settings),
+        *calico_ippools.pool_reads(settings),
+        *cidr_overlap.overlap_reads(settings),
+    )
+
+
+def root_causes(
+    views: Iterable[ClusterView], clusters: Sequence[ClusterView], settings: Settings
+) -> list[dict[str, Any]]:
+    """Every root-cause predicate on each of the views; a predicate that cannot judge says why."""
+    found: list[dict[str, Any]] = []
+    for view in views:
+        for check_id, predicate in ROOT_CAUSES:
+            try:
+                problems = predicate(view, clusters, settings)
+            except InputUnavailable as exc:
+                found.append({"cluster": view.name, "check": check_id, "unknown": exc.reason})
+                continue
+            found.extend({"cluster": view.name, "check": check_id, "problem": p} for p in problems)
+    return found
+
+
+def route_agent_failures(view: ClusterView, settings: Settings, remote_id: str) -> list[str]:
+    """Nodes whose route agent also fails to ping the remote cluster (a per-node datapath view)."""
+    failing = []
+    for agent in view.list(kinds.ROUTE_AGENTS, settings.submariner_namespace):
+        for remote in (agent.get("status") or {}).get("remoteEndpoints") or []:
+            spec = remote.get("spec") or {}
+            if spec.get("cluster_id") == remote_id and remote.get("status") == "error":
+                failing.append(str(agent["metadata"]["name"]))
+    return sorted(failing)
+
+
+class HealthCheckPingFailure(Check):
+    id = "GD402"
+    name = "health-check-ping-failure"
+    title = "Gateway health-check pings to every remote cluster succeed"
+    severity = Severity.ERROR
+    tags = frozenset({"gateway", "connection", "globalnet", "cluster"})
+    fix = "GD402"
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return (
+            *facts.submariner_reads(settings),
+            *_gateways.gateway_reads(settings),
+            Read(kinds.ROUTE_AGENTS, settings.submariner_namespace),
+            *root_cause_reads(settings),
+        )
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        require_submariner(ctx)
+        view, settings = ctx.cluster, ctx.settings
+        contexts = facts.contexts_by_cluster_id(ctx.clusters, settings)
+        for gateway in _gateways.gateways(view, settings):
+            for connection in _gateways.connections(gateway):
+                if connection.ping_failure_ip is not None:
+                    yield self._failure(ctx, gateway, connection, contexts)
+
+    def _failure(
+        self,
+        ctx: CheckContext,
+        gateway: KubeObject,
+        connection: _gateways.Connection,
+        contexts: dict[str, str],
+    ) -> Finding:
+        view, settings = ctx.cluster, ctx.settings
+        remote_id = connection.remote_cluster_id
+        remote_context = contexts.get(remote_id)
+        pair = [view] + [v for v in ctx.clusters if v.name == remote_context]
+        causes = root_causes(pair, ctx.clusters, settings)
+        problems = [c for c in causes if "problem" in c]
+        local_id = facts.cluster_id(view, settings) or view.name
+        summary = (
+            "; likely causes: " + "; ".join(f"{c['check']} on {c['cluster']}" for c in problems)
+            if problems
+            else "; none of the known root causes (GD101, GD201, GD203, GD304) holds"
+        )
+        return self.finding(
+            f"health-check pings from {local_id} ({view.name}) to {remote_id} "
+            f"({remote_context or 'not in the kubeconfig'}) at {connection.ping_failure_ip} "
+            f"fail{summary}",
+            resources=[ref(view.name, kinds.GATEWAYS, gateway)],
+            evidence={
+                "gateway": gateway["metadata"]["name"],
+                "remoteClusterID": remote_id,
+                "healthCheckIP": connection.ping_failure_ip,
+                "statusMessage": connection.message,
+                "routeAgentsFailingToo": route_agent_failures(view, settings, remote_id),
+                "rootCauses": causes,
+            },
+            related_clusters=[remote_context] if remote_context else [],
+            remedy=(
+                "Fix the root causes listed first (their checks have fixes). Disabling the "
+                "health check (`gdoctor fix GD402 --unsafe`, what `subctl join "
+                "--health-check=false` does) is a last resort: it hides the failure, it does not "
+                "cure it, and Lighthouse will then answer for a cluster it cannot reach."
+            ),
+        )
