@@ -179,3 +179,43 @@ def test_fix_of_a_check_without_fix_is_a_usage_error(lab):
     run = gdoctor("fix", "GD001", "--yes", *kc(lab))
     assert run.code == 2
     assert "GD001 submariner-not-ready has no fix" in run.stderr
+
+
+DNSMASQ_STALE = SCENARIOS / "GD502" / "upstream-stale-FAIL"
+COREDNS_STALE = SCENARIOS / "GD504" / "stale-forward-FAIL"
+COREDNS_MISSING = SCENARIOS / "GD504" / "no-lighthouse-block-FAIL"
+
+
+def test_gd502_repoints_the_line_keeps_the_rest_and_restarts_dnsmasq(lab):
+    load(lab, load_scenario(DNSMASQ_STALE))
+    path = "/api/v1/namespaces/submariner-operator/configmaps/external-dnsmasq"
+    before = get(lab, "member1", path)["data"]["upstreamservers"]
+    run = gdoctor("fix", "GD502", "--yes", *kc(lab))
+    assert run.code == 0, run.stdout
+    after = get(lab, "member1", path)["data"]["upstreamservers"]
+    assert after == before.replace("/10.96.83.11", "/10.100.48.21")
+    pod = get(
+        lab,
+        "member1",
+        "/api/v1/namespaces/submariner-operator/pods/external-dns-cluster-a-7d9f8-abcde",
+    )
+    assert pod["metadata"]["deletionTimestamp"]
+    assert gdoctor("fix", "GD502", "--yes", *kc(lab)).stdout.startswith("nothing to fix")
+
+
+@pytest.mark.parametrize("scenario", [COREDNS_STALE, COREDNS_MISSING], ids=["stale", "missing"])
+def test_gd504_rewrites_the_lighthouse_block_and_undo_restores_the_corefile(lab, scenario):
+    load(lab, load_scenario(scenario))
+    cluster = "member2" if scenario == COREDNS_STALE else "member3"
+    path = "/api/v1/namespaces/kube-system/configmaps/coredns"
+    original = get(lab, cluster, path)["data"]["Corefile"]
+    run = gdoctor("fix", "GD504", "--yes", *kc(lab))
+    assert run.code == 0, run.stdout
+    corefile = get(lab, cluster, path)["data"]["Corefile"]
+    assert "clusterset.local:53 {\n    forward . 10.100.48." in corefile
+    assert corefile.endswith(original[original.index(".:53 {") :])
+    check = gdoctor("check", "GD504", "-o", "json", *kc(lab))
+    assert statuses(check.json())["GD504"][cluster] == "pass"
+    run_id = run.stdout.strip().splitlines()[-1].split()[2]
+    assert gdoctor("undo", run_id).code == 0
+    assert get(lab, cluster, path)["data"]["Corefile"] == original
