@@ -6,14 +6,17 @@ from importlib.resources import files
 
 from globalnet_doctor.spec import CheckPack
 
+from .admission_external_ips import ExternalIpsAdmissionDenied
 from .calico_bird_probes import CalicoBirdProbes
 from .calico_encapsulation import CalicoNotVxlan
 from .calico_ippools import CalicoIppoolsMissing
 from .cidr_overlap import CidrOverlap
 from .connections import ConnectionNotEstablished
 from .dns_config import CorednsClustersetForward, DnsmasqUpstreamStale
+from .export_selectors import ExportWithoutSelector
 from .external_host import ExternalHostOutsideClusterCidr
 from .gateway_nodes import NoGatewayNode
+from .global_ingress import GlobalIngressIpMissing, GlobalIpInconsistent
 from .health_check import HealthCheckPingFailure
 from .kube_proxy import KubeProxyIpvs
 from .submariner_ready import SubmarinerNotReady
@@ -25,7 +28,11 @@ CHECK_PACK = CheckPack(
         CalicoNotVxlan,
         CalicoBirdProbes,
         CalicoIppoolsMissing,
+        ExternalIpsAdmissionDenied,
+        GlobalIngressIpMissing,
+        GlobalIpInconsistent,
         CidrOverlap,
+        ExportWithoutSelector,
         ExternalHostOutsideClusterCidr,
         NoGatewayNode,
         HealthCheckPingFailure,

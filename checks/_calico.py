@@ -1,0 +1,189 @@
+"""What the Calico checks share: Calico's presence, its networking backend and its IP pools.
+
+Calico is present when ConfigMap ``kube-system/calico-config`` or DaemonSet
+``kube-system/calico-node`` exists (what the Submariner operator's own detection looks for).
+IP pools are read through both APIs Calico offers: the ``crd.projectcalico.org/v1`` CRDs (always
+there) and the ``projectcalico.org/v3`` API of the Calico API server (optional); either may be
+absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from globalnet_doctor import kinds
+from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.spec import NotApplicable
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
+
+from ._cidrs import Network, parse_network
+
+NAMESPACE = "kube-system"
+CONFIGMAP = "calico-config"
+DAEMONSET = "calico-node"
+BACKEND_KEY = "calico_backend"
+BACKEND_ENV = "CALICO_NETWORKING_BACKEND"
+DEFAULT_BACKEND = "bird"
+"""What calico-node runs when nothing sets the backend."""
+
+PRESENCE_READS = (
+    Read(kinds.CONFIGMAPS, NAMESPACE, CONFIGMAP),
+    Read(kinds.DAEMONSETS, NAMESPACE, DAEMONSET),
+)
+POOL_KINDS = (kinds.CALICO_IPPOOLS_V3, kinds.CALICO_IPPOOLS_CRD)
+"""The v3 API first: where the Calico API server runs, it is what users and Calico write."""
+POOL_READS = tuple(Read(kind) for kind in POOL_KINDS)
+
+
+def calico_config(view: ClusterView) -> KubeObject | None:
+    return view.get(kinds.CONFIGMAPS, CONFIGMAP, NAMESPACE)
+
+
+def calico_node(view: ClusterView) -> KubeObject | None:
+    return view.get(kinds.DAEMONSETS, DAEMONSET, NAMESPACE)
+
+
+def calico_present(view: ClusterView) -> bool:
+    return calico_config(view) is not None or calico_node(view) is not None
+
+
+def require_calico(view: ClusterView) -> None:
+    """Raises ``NotApplicable`` (so the check skips) where Calico is not installed."""
+    if not calico_present(view):
+        raise NotApplicable(
+            f"Calico is not installed (no ConfigMap {NAMESPACE}/{CONFIGMAP} "
+            f"and no DaemonSet {NAMESPACE}/{DAEMONSET})"
+        )
+
+
+def calico_node_containers(daemonset: KubeObject) -> list[Mapping[str, Any]]:
+    """The calico-node containers of the DaemonSet's pod template (init containers excluded)."""
+    pod_spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
+    containers: list[Mapping[str, Any]] = pod_spec.get("containers") or []
+    named = [c for c in containers if c.get("name") == DAEMONSET]
+    return named or containers
+
+
+def literal_env(container: Mapping[str, Any]) -> dict[str, str]:
+    """The container's environment variables that carry a literal value (not ``valueFrom``)."""
+    return {
+        str(item["name"]): str(item["value"])
+        for item in container.get("env") or []
+        if "name" in item and item.get("value") is not None
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    value: str | None
+    """calico_backend as configured; None when nothing sets it (calico-node then runs BIRD)."""
+    source: str
+    """Where the value was read, for the evidence."""
+    origin: tuple[Kind, KubeObject] | None = None
+    """The object the value was read from."""
+
+    @property
+    def effective(self) -> str:
+        return (self.value or DEFAULT_BACKEND).strip().lower()
+
+
+def networking_backend(view: ClusterView) -> Backend:
+    """The backend calico-node runs: a literal ``CALICO_NETWORKING_BACKEND`` on the container
+    wins (it is what calico-node reads), else ``calico_backend`` of calico-config (which the
+    standard manifest wires into that variable)."""
+    daemonset = calico_node(view)
+    if daemonset is not None:
+        for container in calico_node_containers(daemonset):
+            value = literal_env(container).get(BACKEND_ENV)
+            if value:
+                source = f"DaemonSet {NAMESPACE}/{DAEMONSET} env {BACKEND_ENV}"
+                return Backend(value, source, (kinds.DAEMONSETS, daemonset))
+    configmap = calico_config(view)
+    if configmap is not None:
+        value = (configmap.get("data") or {}).get(BACKEND_KEY)
+        if value:
+            source = f"ConfigMap {NAMESPACE}/{CONFIGMAP} {BACKEND_KEY}"
+            return Backend(str(value), source, (kinds.CONFIGMAPS, configmap))
+    return Backend(None, "not set")
+
+
+@dataclass(frozen=True, slots=True)
+class IPPool:
+    """One Calico IP pool, with Calico's defaults applied to the fields left out."""
+
+    name: str
+    kind: Kind
+    api_version: str
+    cidr: str
+    network: Network | None
+    disabled: bool
+    nat_outgoing: bool
+    ipip_mode: str
+    vxlan_mode: str
+    obj: KubeObject
+
+    def summary(self) -> dict[str, Any]:
+        """The values read, as evidence."""
+        return {
+            "name": self.name,
+            "apiVersion": self.api_version,
+            "cidr": self.cidr,
+            "disabled": self.disabled,
+            "natOutgoing": self.nat_outgoing,
+            "ipipMode": self.ipip_mode,
+            "vxlanMode": self.vxlan_mode,
+        }
+
+
+def _pool(obj: KubeObject, kind: Kind, api_version: str) -> IPPool:
+    spec = obj.get("spec") or {}
+    cidr = str(spec.get("cidr") or "")
+    return IPPool(
+        name=str(obj.get("metadata", {}).get("name", "")),
+        kind=kind,
+        api_version=str(obj.get("apiVersion") or api_version),
+        cidr=cidr,
+        network=parse_network(cidr),
+        disabled=spec.get("disabled") is True,
+        nat_outgoing=spec.get("natOutgoing") is True,
+        # Calico's defaults for a pool that leaves the modes out.
+        ipip_mode=str(spec.get("ipipMode") or "Never"),
+        vxlan_mode=str(spec.get("vxlanMode") or "Never"),
+        obj=obj,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PoolListing:
+    pools: tuple[IPPool, ...]
+    apis: dict[str, str]
+    """apiVersion (or group) -> "read", or why it could not be read (absent, forbidden)."""
+
+
+def ip_pools(view: ClusterView) -> PoolListing:
+    """Every IP pool, from whichever of the two APIs the cluster serves.
+
+    With the Calico API server both APIs show the same pools by name: the v3 copy is kept.
+    Raises ``InputUnavailable`` only when neither API can be read.
+    """
+    pools: dict[str, IPPool] = {}
+    apis: dict[str, str] = {}
+    reasons: list[str] = []
+    for kind in POOL_KINDS:
+        label = f"{kind.group}/{kind.versions[0]}"
+        try:
+            objects = view.list(kind)
+        except InputUnavailable as exc:
+            apis[label] = exc.reason
+            reasons.append(exc.reason)
+            continue
+        apis[label] = "read"
+        api_version = view.api_version(kind) or label
+        for obj in objects:
+            pool = _pool(obj, kind, api_version)
+            pools.setdefault(pool.name, pool)
+    if len(reasons) == len(POOL_KINDS):
+        raise InputUnavailable("Calico IP pools cannot be read: " + "; ".join(reasons))
+    return PoolListing(tuple(sorted(pools.values(), key=lambda p: p.name)), apis)

@@ -1,0 +1,94 @@
+"""GD202: calico-node probes still ask BIRD although the backend no longer runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from globalnet_doctor import kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+
+from ._calico import (
+    DAEMONSET,
+    NAMESPACE,
+    PRESENCE_READS,
+    calico_node,
+    calico_node_containers,
+    networking_backend,
+    require_calico,
+)
+
+BIRD_FLAGS = frozenset({"-bird-live", "-bird-ready"})
+_BIRDLESS_BACKENDS = frozenset({"vxlan", "none"})
+_PROBES = ("livenessProbe", "readinessProbe")
+
+
+def _command(container: Mapping[str, Any], probe: str) -> list[str]:
+    """An exec probe's command as the DaemonSet holds it."""
+    return [
+        str(part) for part in ((container.get(probe) or {}).get("exec") or {}).get("command") or []
+    ]
+
+
+def probe_words(container: Mapping[str, Any], probe: str) -> list[str]:
+    """The words of an exec probe's command (a ``sh -c`` string is split into its words)."""
+    return [word for part in _command(container, probe) for word in part.split()]
+
+
+def bird_flags(container: Mapping[str, Any]) -> dict[str, list[str]]:
+    """probe -> the BIRD flags its command passes (``-bird-live``, ``--bird-ready``, ...)."""
+    found: dict[str, list[str]] = {}
+    for probe in _PROBES:
+        words = probe_words(container, probe)
+        flags = [w for w in words if w.startswith("-") and "-" + w.lstrip("-") in BIRD_FLAGS]
+        if flags:
+            found[probe] = flags
+    return found
+
+
+class CalicoBirdProbes(Check):
+    id = "GD202"
+    name = "calico-bird-probes"
+    title = "calico-node probes do not ask BIRD when the backend runs no BIRD"
+    severity = Severity.ERROR
+    tags = frozenset({"calico", "cni", "cluster"})
+    fix = "GD202"
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return PRESENCE_READS
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        view = ctx.cluster
+        require_calico(view)
+        daemonset = calico_node(view)
+        if daemonset is None:
+            raise NotApplicable(f"no DaemonSet {NAMESPACE}/{DAEMONSET}, so no probes to judge")
+        backend = networking_backend(view)
+        if backend.effective not in _BIRDLESS_BACKENDS:
+            return  # BIRD runs, so its probes are right
+        for container in calico_node_containers(daemonset):
+            flags = bird_flags(container)
+            if not flags:
+                continue
+            name = str(container.get("name", ""))
+            words = sorted({w for found in flags.values() for w in found})
+            yield self.finding(
+                f"calico-node probes pass {' '.join(words)} but the backend is "
+                f"{backend.effective}: BIRD does not run, so calico-node never becomes ready",
+                resources=[ref(view.name, kinds.DAEMONSETS, daemonset)],
+                evidence={
+                    "calicoBackend": backend.value,
+                    "backendSource": backend.source,
+                    "container": name,
+                    **{probe: _command(container, probe) for probe in flags},
+                },
+                remedy=(
+                    f"Remove only {' and '.join(words)} from the {' and '.join(flags)} command "
+                    f"of container {name} in DaemonSet {NAMESPACE}/{DAEMONSET}; keep the "
+                    "-felix-* flags."
+                ),
+            )

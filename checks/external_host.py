@@ -1,0 +1,177 @@
+"""GD306: the external host is outside every clusterCIDR of the cluster that owns it.
+
+Globalnet gives global IPs only to addresses inside the cluster's ``clusterCIDR``, so a host
+outside every cluster is reachable (and can reach the clusters) only when its own /32 was added
+at join time (``subctl join --clustercidr 10.43.0.0/16,172.16.255.184/32``).
+
+The cluster side only: the host's IP comes from ``--external-host`` (reading it from the machine
+is a host check's job). The owning cluster is, in this order: ``--host-cluster``; the clusters
+whose Submariner CR lists the host in ``clusterCIDR`` (spec or status); the clusters with an
+``Endpoints`` object pointing at the host (a selector-less Service that the clusters reach the
+host through, as in the field report). Other clusters ``skip``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
+
+from ._cidrs import contains_address
+from ._submariner import require_submariner
+
+FIELD = "clusterCIDR"
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    owners: tuple[str, ...]
+    """The contexts that own the host."""
+    reason: str
+    """How they were found, for the evidence."""
+
+
+def _listed(cr: KubeObject, part: str) -> tuple[str, ...]:
+    """clusterCIDR of the CR's ``spec`` or ``status`` alone (``submariner_field`` would fall
+    back from an empty status to the spec)."""
+    return facts.submariner_field({part: cr.get(part) or {}}, FIELD)
+
+
+def _submariner_cr(view: ClusterView, settings: Settings) -> KubeObject | None:
+    if not view.reachable:
+        return None
+    try:
+        return facts.submariner_cr(view, settings)
+    except InputUnavailable:
+        return None
+
+
+def _endpoints_to(view: ClusterView, host: str) -> list[str]:
+    """NAMESPACE/NAME of every Endpoints object that lists ``host`` as an address."""
+    try:
+        endpoints = view.list(kinds.ENDPOINTS)
+    except InputUnavailable:
+        return []
+    found = []
+    for obj in endpoints:
+        addresses = [
+            str(address.get("ip"))
+            for subset in obj.get("subsets") or []
+            for address in (subset.get("addresses") or []) + (subset.get("notReadyAddresses") or [])
+        ]
+        if host in addresses:
+            metadata = obj.get("metadata", {})
+            found.append(f"{metadata.get('namespace')}/{metadata.get('name')}")
+    return sorted(found)
+
+
+def owning_clusters(clusters: Sequence[ClusterView], settings: Settings, host: str) -> Ownership:
+    """Which contexts own the external host; raises ``NotApplicable`` when none can be told."""
+    if settings.host_cluster is not None:
+        named = settings.host_cluster
+        if not any(view.name == named for view in clusters):
+            # Not a context: perhaps the Submariner clusterID of one.
+            named = facts.contexts_by_cluster_id(clusters, settings).get(named, "")
+        if not named:
+            raise NotApplicable(f"--host-cluster {settings.host_cluster} is no context of this run")
+        return Ownership((named,), "--host-cluster")
+    claiming = []
+    for view in clusters:
+        cr = _submariner_cr(view, settings)
+        if cr is not None and contains_address(_listed(cr, "spec") + _listed(cr, "status"), host):
+            claiming.append(view.name)
+    if claiming:
+        return Ownership(tuple(claiming), f"its Submariner CR lists it in {FIELD}")
+    pointing = {
+        view.name: found
+        for view in clusters
+        if view.reachable and (found := _endpoints_to(view, host))
+    }
+    if pointing:
+        where = "; ".join(f"{name}: {', '.join(found)}" for name, found in pointing.items())
+        return Ownership(tuple(pointing), f"Endpoints point at it ({where})")
+    raise NotApplicable(
+        f"no cluster claims the external host {host} (no {FIELD} lists it, no Endpoints point "
+        "at it): name its cluster with --host-cluster CONTEXT"
+    )
+
+
+def _host_route(host: str) -> str:
+    return f"{host}/{ipaddress.ip_address(host).max_prefixlen}"
+
+
+class ExternalHostOutsideClusterCidr(Check):
+    id = "GD306"
+    name = "external-host-outside-cluster-cidr"
+    title = "The external host lies inside a clusterCIDR of the cluster that owns it"
+    severity = Severity.ERROR
+    tags = frozenset({"globalnet", "cidr", "cluster", "host"})
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        reads: tuple[Read, ...] = facts.submariner_reads(settings)
+        if settings.external_host is not None and settings.host_cluster is None:
+            # Only needed to find the owner when no clusterCIDR names the host.
+            reads += (Read(kinds.ENDPOINTS),)
+        return reads
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        host = ctx.settings.external_host
+        if host is None:
+            raise NotApplicable(
+                "no external host given: name it with --external-host IP "
+                "(external_host in gdoctor.toml)"
+            )
+        ownership = owning_clusters(ctx.clusters, ctx.settings, host)
+        view = ctx.cluster
+        if view.name not in ownership.owners:
+            owners = ", ".join(ownership.owners)
+            raise NotApplicable(f"the external host {host} belongs to {owners}, not here")
+        cr = require_submariner(ctx)
+        if facts.global_cidr(view, ctx.settings) is None:
+            raise NotApplicable("Globalnet is off here, so the host needs no global IP")
+        applied = facts.submariner_field(cr, FIELD)
+        if contains_address(applied, host):
+            return
+        requested = _listed(cr, "spec")
+        evidence: dict[str, Any] = {
+            "externalHost": host,
+            "ownedBecause": ownership.reason,
+            FIELD: list(applied),
+            f"spec.{FIELD}": list(requested),
+        }
+        route = _host_route(host)
+        cidrs = ",".join([*(c for c in requested or applied if c != route), route])
+        rejoin = (
+            f"re-join this cluster with the host's /{route.rpartition('/')[2]} added to its "
+            f"cluster CIDRs: `subctl join ... --clustercidr {cidrs}` (with the other flags of the "
+            "original join); Globalnet then allocates the host a global IP."
+        )
+        if contains_address(requested, host):
+            message = (
+                f"the external host {host} is in spec.{FIELD} but not in the {FIELD} the "
+                "operator applied (status), so Globalnet gives it no global IP"
+            )
+            remedy = (
+                "Find in the submariner-operator logs why the spec was not applied, or " + rejoin
+            )
+        else:
+            message = (
+                f"the external host {host} is outside every {FIELD} of this cluster "
+                f"({', '.join(applied) or 'none'}), so Globalnet gives it no global IP"
+            )
+            remedy = rejoin[0].upper() + rejoin[1:]
+        yield self.finding(
+            message,
+            resources=[ref(view.name, kinds.SUBMARINERS, cr)],
+            evidence=evidence,
+            remedy=remedy,
+        )
