@@ -72,6 +72,8 @@ class ClusterView:
     error: str | None = None
     kubernetes_version: str | None = None
     answers: dict[Read, ReadAnswer] = field(default_factory=dict)
+    absent_reason: str | None = None
+    """Set on views replayed from a bundle: a read it lacks is unavailable for this reason."""
     probe_answers: dict[Probe, ProbeAnswer] = field(default_factory=dict)
 
     def probe(self, probe: Probe) -> ProbeAnswer:
@@ -85,6 +87,8 @@ class ClusterView:
         if answer is None:
             answer = next((a for r, a in self.answers.items() if r.covers(wanted)), None)
         if answer is None:
+            if self.absent_reason is not None:
+                raise InputUnavailable(f"{self.absent_reason}: {wanted.describe()}")
             raise UndeclaredRead(f"{wanted.describe()} was not declared by the check")
         return _usable(answer)
 
