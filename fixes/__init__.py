@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from globalnet_doctor.fixspec import Fix
 
+from .calico import CalicoToVxlan, DropBirdProbeFlags
+from .calico_ippools import CreateRemoteIPPools
 from .dns_config import RepointDnsmasq, RewriteLighthouseBlock
 from .gateway_label import LabelGatewayNode
 from .health_check import DisableHealthCheck
@@ -12,6 +14,9 @@ from .kube_proxy import KubeProxyToIptables
 
 ALL_FIXES: tuple[type[Fix], ...] = (
     KubeProxyToIptables,
+    CalicoToVxlan,
+    DropBirdProbeFlags,
+    CreateRemoteIPPools,
     LabelGatewayNode,
     DisableHealthCheck,
     RepointDnsmasq,
