@@ -123,9 +123,16 @@ class Fixer:
                 with self._writer(step.change.cluster) as writer:
                     step.answer = _answer(_send(writer, step.change, dry_run=True))
 
-    def apply(self, fix: type[Fix], journal: Journal, wait: float = 0.0) -> list[FixReport]:
-        """Plans from a fresh read, applies cluster by cluster, then verifies."""
-        reports = self.plan(fix)
+    def apply(
+        self,
+        fix: type[Fix],
+        journal: Journal,
+        wait: float = 0.0,
+        clusters: set[str] | None = None,
+    ) -> list[FixReport]:
+        """Plans from a fresh read, applies cluster by cluster (only ``clusters`` when given),
+        then verifies."""
+        reports = [r for r in self.plan(fix) if clusters is None or r.cluster in clusters]
         for report in reports:
             if report.outcome != PENDING:
                 continue
