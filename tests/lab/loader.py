@@ -61,6 +61,9 @@ class _Touched:
     namespace: str | None
 
 
+_CREATE_ATTEMPTS = 5
+
+
 class Loader:
     def __init__(self, client: KubeClient, discovery: Discovery, workers: int = 8) -> None:
         self._client = client
@@ -161,10 +164,16 @@ class Loader:
             return self._create_namespace(body)
         if namespace is not None:
             self._ensure_namespaces([namespace])
-        try:
-            created = self._client.post(info.collection_path(namespace), body)
-        except ApiError as err:
-            raise LabError(f"creating {_describe(obj)}: {err}") from err
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                created = self._client.post(info.collection_path(namespace), body)
+                break
+            except ApiError as err:
+                # Under heavy load (several labs on two cores) etcd may drop a connection:
+                # the apiserver answers 500 and the create is safe to repeat.
+                if err.status != 500 or attempt + 1 == _CREATE_ATTEMPTS:
+                    raise LabError(f"creating {_describe(obj)}: {err}") from err
+                time.sleep(0.2 * (attempt + 1))
         with self._lock:
             self._touched.add(_Touched(info, namespace))
         if status is not None:
