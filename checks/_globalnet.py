@@ -1,0 +1,247 @@
+"""What the Globalnet ingress checks (GD301-GD305) share: exports, their GlobalIngressIPs and
+internal Services, the Submariner version, and the names Globalnet derives.
+
+Shapes and names follow submariner ``pkg/globalnet/controllers`` (reference/submariner.md §4-§6):
+a ClusterIP export gets a GlobalIngressIP named like the Service and, from Globalnet 0.12 on, an
+internal Service ``submariner-<hash>`` labelled ``submariner.io/exportedServiceRef=<svc>`` whose
+``externalIPs[0]`` is the global IP; a headless export gets one GlobalIngressIP per backend
+(``pod-<pod>`` or ``ep-<svc>-<ip>``) labelled ``submariner.io/serviceRef=<svc>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.spec import CheckContext, NotApplicable
+from globalnet_doctor.view import ClusterView, KubeObject
+
+from ._cidrs import Network, parse_network
+from ._submariner import require_submariner
+
+INTERNAL_SERVICE_LABEL = "submariner.io/exportedServiceRef"
+SERVICE_REF_LABEL = "submariner.io/serviceRef"
+CLONED_FROM_LABEL = "endpoints.submariner.io/cloned-from"
+HEADLESS_POD_IP = "submariner.io/headless-svc-pod-ip"
+HEADLESS_ENDPOINTS_IP = "submariner.io/headless-svc-endpoints-ip"
+GLOBALNET_SERVICE_ACCOUNT = "submariner-globalnet"
+
+# Releases that changed what an export looks like (reference/submariner.md §5.1, §6.3-§6.4).
+HEADLESS_WITHOUT_SELECTOR_SUPPORTED = (0, 11)
+"""submariner#1537, fixed by PR #1558: ``ep-*`` GlobalIngressIPs for selector-less headless."""
+INTERNAL_SERVICES = (0, 12)
+"""PR #1643: ingress through an internal Service with ``externalIPs`` (so admission matters),
+with the Endpoints-cloning controller for selector-less Services (#1693, PR #1695)."""
+SELECTORLESS_RESOLVABLE = (0, 12)
+"""lighthouse#603, fixed by lighthouse PR #684: selector-less Services resolve by name."""
+
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def export_reads(settings: Settings) -> tuple[Read, ...]:
+    """Every ServiceExport, Service and GlobalIngressIP: one LIST each, all namespaces."""
+    return (
+        *facts.submariner_reads(settings),
+        Read(kinds.SERVICE_EXPORTS),
+        Read(kinds.SERVICES),
+        Read(kinds.GLOBAL_INGRESS_IPS),
+    )
+
+
+def globalnet_user(settings: Settings) -> str:
+    """The user Globalnet acts as: its service account."""
+    return f"system:serviceaccount:{settings.submariner_namespace}:{GLOBALNET_SERVICE_ACCOUNT}"
+
+
+def globalnet_groups(settings: Settings) -> tuple[str, ...]:
+    """The groups the apiserver gives that service account."""
+    return (
+        "system:serviceaccounts",
+        f"system:serviceaccounts:{settings.submariner_namespace}",
+        "system:authenticated",
+    )
+
+
+def internal_service_name(service: str) -> str:
+    """Globalnet's internal Service for an export: only the Service name is hashed."""
+    digest = base64.b32encode(hashlib.sha256(service.encode()).digest()).decode()
+    return "submariner-" + digest[:32].lower()
+
+
+def require_globalnet(ctx: CheckContext) -> tuple[KubeObject, Network]:
+    """The Submariner CR and the cluster's global CIDR; ``skip`` without Submariner or with
+    Globalnet off."""
+    cr = require_submariner(ctx)
+    text = facts.global_cidr(ctx.cluster, ctx.settings)
+    if not text:
+        raise NotApplicable("Globalnet is off (the Submariner CR has no globalCIDR)")
+    network = parse_network(text)
+    if network is None:
+        raise NotApplicable(f"the Submariner CR's globalCIDR {text!r} is not a CIDR")
+    return cr, network
+
+
+def submariner_version(cr: KubeObject) -> tuple[int, int] | None:
+    """major.minor of the deployed Submariner (status, else spec); None when not a release
+    number (``devel``, empty), which the checks treat as a current release."""
+    for section in ("status", "spec"):
+        text = str((cr.get(section) or {}).get("version") or "")
+        match = _VERSION.search(text)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def at_least(version: tuple[int, int] | None, release: tuple[int, int]) -> bool:
+    return version is None or version >= release
+
+
+def version_text(cr: KubeObject) -> str:
+    for section in ("status", "spec"):
+        text = (cr.get(section) or {}).get("version")
+        if text:
+            return str(text)
+    return "unknown"
+
+
+def name_of(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def namespace_of(obj: KubeObject) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")
+
+
+def labels_of(obj: KubeObject) -> Mapping[str, str]:
+    labels: Mapping[str, str] = (obj.get("metadata") or {}).get("labels") or {}
+    return labels
+
+
+def condition(obj: KubeObject, kind: str) -> Mapping[str, Any] | None:
+    for entry in (obj.get("status") or {}).get("conditions") or []:
+        if isinstance(entry, Mapping) and entry.get("type") == kind:
+            return entry
+    return None
+
+
+def allocated_ip(giip: KubeObject) -> str:
+    return str((giip.get("status") or {}).get("allocatedIP") or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """A ServiceExport and the Service it exports (None when that Service does not exist)."""
+
+    export: KubeObject
+    service: KubeObject | None
+
+    @property
+    def namespace(self) -> str:
+        return namespace_of(self.export)
+
+    @property
+    def name(self) -> str:
+        return name_of(self.export)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec: Mapping[str, Any] = (self.service or {}).get("spec") or {}
+        return spec
+
+    @property
+    def cluster_ip_type(self) -> bool:
+        """Globalnet handles only ``type: ClusterIP`` (the default) exports."""
+        return self.service is not None and self.spec.get("type", "ClusterIP") == "ClusterIP"
+
+    @property
+    def headless(self) -> bool:
+        return self.spec.get("clusterIP") == "None"
+
+    @property
+    def has_selector(self) -> bool:
+        return bool(self.spec.get("selector"))
+
+
+def exports(view: ClusterView) -> list[Export]:
+    """Every ServiceExport of the cluster with its Service, sorted by namespace and name."""
+    services = {(namespace_of(s), name_of(s)): s for s in view.list(kinds.SERVICES)}
+    found = [
+        Export(export, services.get((namespace_of(export), name_of(export))))
+        for export in view.list(kinds.SERVICE_EXPORTS)
+    ]
+    return sorted(found, key=lambda e: (e.namespace, e.name))
+
+
+def service_ingress_ip(view: ClusterView, export: Export) -> KubeObject | None:
+    """The GlobalIngressIP of a ClusterIP export: named like the Service, in its namespace."""
+    return view.get(kinds.GLOBAL_INGRESS_IPS, export.name, export.namespace)
+
+
+def backend_ingress_ips(view: ClusterView, export: Export) -> list[KubeObject]:
+    """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export."""
+    return [
+        giip
+        for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
+        if labels_of(giip).get(SERVICE_REF_LABEL) == export.name
+    ]
+
+
+def internal_services(view: ClusterView, export: Export) -> list[KubeObject]:
+    """Services labelled ``submariner.io/exportedServiceRef=<svc>`` in the export's namespace."""
+    return [
+        service
+        for service in view.list(kinds.SERVICES, export.namespace)
+        if labels_of(service).get(INTERNAL_SERVICE_LABEL) == export.name
+    ]
+
+
+def external_ips(service: KubeObject) -> list[str]:
+    return [str(ip) for ip in (service.get("spec") or {}).get("externalIPs") or []]
+
+
+def endpoint_addresses(endpoints: KubeObject | None) -> list[Mapping[str, Any]]:
+    """The ready addresses of an Endpoints object, in order."""
+    found: list[Mapping[str, Any]] = []
+    for subset in (endpoints or {}).get("subsets") or []:
+        found.extend(a for a in subset.get("addresses") or [] if isinstance(a, Mapping))
+    return found
+
+
+def failure_conditions(
+    objects: Iterable[KubeObject], kind: str
+) -> list[tuple[KubeObject, dict[str, Any]]]:
+    """Objects whose ``InternalServiceCreationFailed`` condition (GlobalIngressIP ``Allocated``,
+    ServiceExport ``Valid``) is set, each with the condition as evidence, message verbatim."""
+    condition_type = "Allocated" if kind == "GlobalIngressIP" else "Valid"
+    found: list[tuple[KubeObject, dict[str, Any]]] = []
+    for obj in objects:
+        entry = condition(obj, condition_type)
+        if (
+            entry is not None
+            and entry.get("status") == "False"
+            and entry.get("reason") == "InternalServiceCreationFailed"
+        ):
+            evidence = {
+                "kind": kind,
+                "namespace": namespace_of(obj),
+                "name": name_of(obj),
+                "reason": entry.get("reason"),
+                "message": str(entry.get("message", "")),
+            }
+            found.append((obj, evidence))
+    return found
+
+
+def sorted_unique(values: Sequence[str]) -> list[str]:
+    return sorted(set(values))

@@ -1,0 +1,515 @@
+"""GD302 and GD303: every export has its global IP, and every place that names it agrees.
+
+GD302: a ClusterIP export needs a GlobalIngressIP with ``status.allocatedIP`` and (Globalnet
+0.12+) an internal Service whose ``externalIPs[0]`` is that IP; a headless export needs one
+allocated ``pod-*`` / ``ep-*`` GlobalIngressIP per backend, and is never judged by a
+service-named one (the false positive of ``subctl diagnose``). When the IP is missing it tells
+apart "admission rejects it now" (GD301), "admission denied it earlier and nothing re-triggered
+it since" and "Globalnet is not running".
+
+GD303: the allocated IP, the internal Service's external IP, the ServiceImport's ``spec.ips``
+and the Lighthouse EndpointSlice addresses (in every cluster that holds a copy) agree, and the
+allocated IPs lie inside the cluster's global CIDR (submariner#4122, a double allocation that
+left Lighthouse advertising a stale IP).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, ResourceRef, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
+
+from ._admission import AdmissionNow, admission_now, is_admission_denial, webhook_reads
+from ._cidrs import Network
+from ._globalnet import (
+    HEADLESS_ENDPOINTS_IP,
+    HEADLESS_WITHOUT_SELECTOR_SUPPORTED,
+    INTERNAL_SERVICE_LABEL,
+    INTERNAL_SERVICES,
+    Export,
+    allocated_ip,
+    at_least,
+    backend_ingress_ips,
+    condition,
+    endpoint_addresses,
+    export_reads,
+    exports,
+    external_ips,
+    internal_service_name,
+    internal_services,
+    labels_of,
+    name_of,
+    namespace_of,
+    require_globalnet,
+    service_ingress_ip,
+    submariner_version,
+)
+from .submariner_ready import GLOBALNET, daemonset_problem
+
+LIGHTHOUSE_SLICES = "endpointslice.kubernetes.io/managed-by=lighthouse-agent.submariner.io"
+SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
+SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
+SOURCE_NAMESPACE_LABEL = "lighthouse.submariner.io/sourceNamespace"  # slices and imports
+IMPORT_SOURCE_NAME = "lighthouse.submariner.io/sourceName"
+IMPORT_SOURCE_CLUSTER = "lighthouse.submariner.io/sourceCluster"
+
+
+def _retrigger(export: Export) -> str:
+    return (
+        f"`kubectl -n {export.namespace} annotate service {export.name} "
+        "gdoctor.io/retrigger=$(date +%s) --overwrite` (or recreate its ServiceExport, or "
+        "restart the globalnet pod)"
+    )
+
+
+class GlobalIngressIpMissing(Check):
+    id = "GD302"
+    name = "global-ingress-ip-missing"
+    title = "Every exported Service has its global IP (GlobalIngressIP and internal Service)"
+    severity = Severity.ERROR
+    tags = frozenset({"globalnet", "service-discovery", "cluster"})
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return (
+            *export_reads(settings),
+            Read(kinds.ENDPOINTS),
+            Read(kinds.DAEMONSETS, settings.submariner_namespace, GLOBALNET),
+            *webhook_reads(settings),
+        )
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        cr, global_cidr = require_globalnet(ctx)
+        view, settings = ctx.cluster, ctx.settings
+        version = submariner_version(cr)
+        globalnet = daemonset_problem(
+            view.get(kinds.DAEMONSETS, GLOBALNET, settings.submariner_namespace), GLOBALNET
+        )
+        for export in exports(view):
+            if not export.cluster_ip_type:
+                continue  # Globalnet ignores NodePort/LoadBalancer exports; a missing Service too
+            if export.headless:
+                if export.has_selector or at_least(version, HEADLESS_WITHOUT_SELECTOR_SUPPORTED):
+                    yield from self._headless(ctx, export, globalnet)
+                continue  # older Globalnet does not support it at all: GD305 says so
+            yield from self._cluster_ip(ctx, export, global_cidr, globalnet, version)
+
+    def _refs(self, view: ClusterView, export: Export, *extra: KubeObject) -> list[ResourceRef]:
+        found = [ref(view.name, kinds.SERVICE_EXPORTS, export.export)]
+        if export.service is not None:
+            found.append(ref(view.name, kinds.SERVICES, export.service))
+        found += [ref(view.name, kinds.GLOBAL_INGRESS_IPS, obj) for obj in extra]
+        return found
+
+    def _cluster_ip(
+        self,
+        ctx: CheckContext,
+        export: Export,
+        global_cidr: Network,
+        globalnet: str | None,
+        version: tuple[int, int] | None,
+    ) -> Iterable[Finding]:
+        view = ctx.cluster
+        giip = service_ingress_ip(view, export)
+        evidence: dict[str, Any] = {
+            "export": export.key,
+            "serviceExportValid": condition(export.export, "Valid"),
+            "globalnet": globalnet or "ready",
+        }
+        if giip is None:
+            why = f"Globalnet is not running ({globalnet})" if globalnet else "Globalnet made none"
+            yield self.finding(
+                f"exported Service {export.key} has no GlobalIngressIP: {why}",
+                resources=self._refs(view, export),
+                evidence=evidence,
+                remedy=self._globalnet_remedy(ctx, globalnet)
+                + " Globalnet creates it when it processes the ServiceExport; recreating the "
+                "ServiceExport makes it process it again.",
+            )
+            return
+        address = allocated_ip(giip)
+        if not address:
+            yield self._unallocated(ctx, export, giip, global_cidr, globalnet, evidence)
+            return
+        if not at_least(version, INTERNAL_SERVICES):
+            return  # before 0.12 Globalnet programs the ingress without an internal Service
+        internal = internal_services(view, export)
+        evidence = {
+            "export": export.key,
+            "allocatedIP": address,
+            "internalServices": {name_of(s): external_ips(s) for s in internal},
+        }
+        resources = self._refs(view, export, giip)
+        resources += [ref(view.name, kinds.SERVICES, s) for s in internal]
+        if not internal:
+            yield self.finding(
+                f"exported Service {export.key} has the global IP {address} but no internal "
+                f"Service labelled {INTERNAL_SERVICE_LABEL}={export.name} (expected "
+                f"{internal_service_name(export.name)}): nothing forwards the global IP",
+                resources=resources,
+                evidence=evidence,
+                remedy="Restart the globalnet pod: at start it finds the internal Service missing, "
+                "releases the IP and allocates it again with a new internal Service "
+                f"(kubectl -n {ctx.settings.submariner_namespace} rollout restart "
+                f"daemonset/{GLOBALNET}).",
+            )
+        elif len(internal) > 1:
+            yield self.finding(
+                f"exported Service {export.key} has {len(internal)} internal Services "
+                f"labelled {INTERNAL_SERVICE_LABEL}={export.name}",
+                resources=resources,
+                evidence=evidence,
+                remedy=f"Keep only {internal_service_name(export.name)}; delete the others.",
+            )
+        else:
+            ips = external_ips(internal[0])
+            if not ips or ips[0] != address:
+                yield self.finding(
+                    f"internal Service {export.namespace}/{name_of(internal[0])} of "
+                    f"{export.key} has externalIPs [{', '.join(ips)}], but the allocated global IP "
+                    f"is {address}",
+                    resources=resources,
+                    evidence=evidence,
+                    remedy="Restart the globalnet pod: it deletes an internal Service whose "
+                    "external IP differs and allocates the export again (kubectl -n "
+                    f"{ctx.settings.submariner_namespace} rollout restart "
+                    f"daemonset/{GLOBALNET}).",
+                )
+
+    def _globalnet_remedy(self, ctx: CheckContext, globalnet: str | None) -> str:
+        namespace = ctx.settings.submariner_namespace
+        if globalnet:
+            return (
+                f"Bring Globalnet back: kubectl -n {namespace} describe daemonset {GLOBALNET}; "
+                f"kubectl -n {namespace} logs ds/{GLOBALNET} (GD001 lists what is not ready)."
+            )
+        return f"Read why in the globalnet log: kubectl -n {namespace} logs ds/{GLOBALNET}."
+
+    def _unallocated(
+        self,
+        ctx: CheckContext,
+        export: Export,
+        giip: KubeObject,
+        global_cidr: Network,
+        globalnet: str | None,
+        evidence: dict[str, Any],
+    ) -> Finding:
+        view, settings = ctx.cluster, ctx.settings
+        allocated = condition(giip, "Allocated")
+        evidence = {**evidence, "globalIngressIP": name_of(giip), "allocated": allocated}
+        resources = self._refs(view, export, giip)
+        reason = str((allocated or {}).get("reason") or "")
+        text = str((allocated or {}).get("message") or "")
+        prefix = f"exported Service {export.key} has no global IP"
+        also = f"; Globalnet is not running either ({globalnet})" if globalnet else ""
+        if reason == "InternalServiceCreationFailed" and "cannot create resource" in text:
+            return self.finding(
+                f"{prefix}: RBAC refused Globalnet's internal Service{also}",
+                resources=resources,
+                evidence=evidence,
+                remedy="Restore Submariner's RBAC for the globalnet service account (ClusterRole "
+                "submariner-globalnet, see GD301 with --probes), then re-trigger: "
+                + _retrigger(export)
+                + ".",
+            )
+        if reason == "InternalServiceCreationFailed":
+            state, seen = admission_now(view, settings, global_cidr)
+            evidence = {**evidence, "admissionNow": state.value, **seen}
+            if state is AdmissionNow.REJECTS:
+                return self.finding(
+                    f"{prefix}: admission rejects Globalnet's internal Service (GD301){also}",
+                    resources=resources,
+                    evidence=evidence,
+                    remedy="Fix admission first (`gdoctor check GD301` explains it, `gdoctor fix "
+                    "GD301` repairs an externalip-webhook), then re-trigger: "
+                    + _retrigger(export)
+                    + ".",
+                )
+            if state is AdmissionNow.ALLOWS:
+                return self.finding(
+                    f"{prefix}: admission denied it earlier and nothing re-triggered it since "
+                    f"(Globalnet does not retry){also}",
+                    resources=resources,
+                    evidence=evidence,
+                    remedy="Admission allows it now; re-trigger the export: "
+                    + _retrigger(export)
+                    + ".",
+                )
+            denied = "admission denied" if is_admission_denial(text) else "creating it failed"
+            return self.finding(
+                f"{prefix}: {denied} Globalnet's internal Service, and gdoctor cannot tell "
+                f"whether admission still rejects it{also}",
+                resources=resources,
+                evidence=evidence,
+                remedy="Run `gdoctor check GD301` (its dry-run probe asks the apiserver); once "
+                "admission allows it, re-trigger: " + _retrigger(export) + ".",
+            )
+        if globalnet:
+            return self.finding(
+                f"{prefix}: Globalnet is not running ({globalnet})",
+                resources=resources,
+                evidence=evidence,
+                remedy=self._globalnet_remedy(ctx, globalnet),
+            )
+        if allocated is not None and allocated.get("status") == "False":
+            return self.finding(
+                f"{prefix}: {reason or 'allocation failed'}: {text}",
+                resources=resources,
+                evidence=evidence,
+                remedy=self._globalnet_remedy(ctx, None)
+                + " IPPoolAllocationFailed means the global CIDR is exhausted.",
+            )
+        return self.finding(
+            f"{prefix}: Globalnet has not allocated one yet",
+            resources=resources,
+            evidence=evidence,
+            remedy=self._globalnet_remedy(ctx, None),
+        )
+
+    def _headless(
+        self, ctx: CheckContext, export: Export, globalnet: str | None
+    ) -> Iterable[Finding]:
+        view = ctx.cluster
+        endpoints = view.get(kinds.ENDPOINTS, export.name, export.namespace)
+        giips = backend_ingress_ips(view, export)
+        addresses = endpoint_addresses(endpoints)
+        expected: dict[str, KubeObject | None] = {}
+        if export.has_selector:
+            # One `pod-<pod>` GlobalIngressIP per backing pod (spec.podRef).
+            by_pod = {
+                str(((g.get("spec") or {}).get("podRef") or {}).get("name", "")): g for g in giips
+            }
+            for address in addresses:
+                target = address.get("targetRef") or {}
+                if target.get("kind", "Pod") == "Pod" and target.get("name"):
+                    expected[str(target["name"])] = by_pod.get(str(target["name"]))
+        else:
+            # One `ep-<svc>-<ip>` GlobalIngressIP per Endpoints address.
+            by_ip = {
+                str(
+                    ((g.get("metadata") or {}).get("annotations") or {}).get(HEADLESS_ENDPOINTS_IP)
+                ): g
+                for g in giips
+            }
+            for address in addresses:
+                ip = str(address.get("ip", ""))
+                if ip:
+                    expected[ip] = by_ip.get(ip)
+        missing = sorted(backend for backend, giip in expected.items() if giip is None)
+        unallocated = {
+            backend: condition(giip, "Allocated")
+            for backend, giip in sorted(expected.items())
+            if giip is not None and not allocated_ip(giip)
+        }
+        if not missing and not unallocated:
+            return
+        what = "pods" if export.has_selector else "Endpoints addresses"
+        cause = f": Globalnet is not running ({globalnet})" if globalnet else ""
+        yield self.finding(
+            f"headless export {export.key}: {len(missing) + len(unallocated)} of "
+            f"{len(expected)} backing {what} have no global IP{cause}",
+            resources=self._refs(view, export, *[g for g in expected.values() if g is not None]),
+            evidence={
+                "export": export.key,
+                "backends": sorted(expected),
+                "withoutGlobalIngressIP": missing,
+                "withoutAllocatedIP": unallocated,
+                "globalnet": globalnet or "ready",
+            },
+            remedy=f"Headless exports get one GlobalIngressIP per backend (label "
+            f"submariner.io/serviceRef={export.name}). " + self._globalnet_remedy(ctx, globalnet),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Advertised:
+    """One place that names an export's global IP(s)."""
+
+    cluster: str
+    kind: kinds.Kind
+    obj: KubeObject
+    ips: tuple[str, ...]
+
+    @property
+    def what(self) -> str:
+        return "internal Service" if self.kind == kinds.SERVICES else self.kind.kind
+
+    @property
+    def where(self) -> str:
+        return f"{self.cluster}:{self.kind.kind} {namespace_of(self.obj)}/{name_of(self.obj)}"
+
+
+def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Settings) -> bool:
+    labels = labels_of(obj)
+    if (
+        labels.get(IMPORT_SOURCE_NAME) == export.name
+        and labels.get(SOURCE_NAMESPACE_LABEL) == export.namespace
+        and labels.get(IMPORT_SOURCE_CLUSTER) == cluster_id
+    ):
+        return True  # the per-cluster import (Lighthouse <= 0.14, and newer local copies)
+    if (
+        IMPORT_SOURCE_NAME not in labels  # the name alone is ambiguous ("a-b" in "c", "a" in "b-c")
+        and namespace_of(obj) == settings.submariner_namespace
+        and name_of(obj) == f"{export.name}-{export.namespace}-{cluster_id}"
+    ):
+        return True
+    # The aggregated import (newer Lighthouse) speaks for this export when it is the only one.
+    clusters = [
+        str(c.get("cluster", ""))
+        for c in (obj.get("status") or {}).get("clusters") or []
+        if isinstance(c, Mapping)
+    ]
+    return (
+        namespace_of(obj) == export.namespace
+        and name_of(obj) == export.name
+        and clusters == [cluster_id]
+    )
+
+
+def _slice_is_of(obj: KubeObject, export: Export, cluster_id: str) -> bool:
+    labels = labels_of(obj)
+    source_namespace = labels.get(SOURCE_NAMESPACE_LABEL) or namespace_of(obj)
+    return (
+        labels.get(SERVICE_NAME_LABEL) == export.name
+        and labels.get(SOURCE_CLUSTER_LABEL) == cluster_id
+        and source_namespace == export.namespace
+    )
+
+
+def _slice_addresses(obj: KubeObject) -> tuple[str, ...]:
+    found: list[str] = []
+    for endpoint in obj.get("endpoints") or []:
+        if isinstance(endpoint, Mapping):
+            found += [str(a) for a in endpoint.get("addresses") or []]
+    return tuple(found)
+
+
+def advertised(
+    views: Sequence[ClusterView], export: Export, cluster_id: str, settings: Settings
+) -> list[_Advertised]:
+    """The ServiceImports and Lighthouse EndpointSlices, in every readable cluster, that name
+    the global IP(s) of this cluster's export."""
+    found: list[_Advertised] = []
+    for view in views:
+        if not view.reachable:
+            continue
+        try:
+            imports = view.list(kinds.SERVICE_IMPORTS)
+            slices = view.list(kinds.ENDPOINTSLICES, label_selector=LIGHTHOUSE_SLICES)
+        except (InputUnavailable, InputFailed):
+            continue  # that cluster's copies cannot be read; its own run says why
+        for obj in imports:
+            ips = tuple(str(ip) for ip in (obj.get("spec") or {}).get("ips") or [])
+            if ips and _import_is_of(obj, export, cluster_id, settings):
+                found.append(_Advertised(view.name, kinds.SERVICE_IMPORTS, obj, ips))
+        for obj in slices:
+            if _slice_is_of(obj, export, cluster_id):
+                found.append(
+                    _Advertised(view.name, kinds.ENDPOINTSLICES, obj, _slice_addresses(obj))
+                )
+    return found
+
+
+def _inside(address: str, network: Network) -> bool:
+    try:
+        return ipaddress.ip_address(address) in network
+    except ValueError:
+        return False
+
+
+class GlobalIpInconsistent(Check):
+    id = "GD303"
+    name = "global-ip-inconsistent"
+    title = "An export's global IP is the same everywhere and inside the cluster's global CIDR"
+    severity = Severity.ERROR
+    tags = frozenset({"globalnet", "service-discovery", "cluster"})
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return (
+            *export_reads(settings),
+            Read(kinds.SERVICE_IMPORTS),
+            Read(kinds.ENDPOINTSLICES, label_selector=LIGHTHOUSE_SLICES),
+        )
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        _, global_cidr = require_globalnet(ctx)
+        view, settings = ctx.cluster, ctx.settings
+        cluster_id = facts.cluster_id(view, settings) or ""
+        for export in exports(view):
+            if not export.cluster_ip_type:
+                continue
+            if export.headless:
+                giips = [g for g in backend_ingress_ips(view, export) if allocated_ip(g)]
+            else:
+                giip = service_ingress_ip(view, export)
+                giips = [giip] if giip is not None and allocated_ip(giip) else []
+            if not giips:
+                continue  # no global IP yet: GD302's
+            yield from self._outside(ctx, export, giips, global_cidr)
+            yield from self._disagreeing(ctx, export, giips, cluster_id)
+
+    def _outside(
+        self, ctx: CheckContext, export: Export, giips: Sequence[KubeObject], network: Network
+    ) -> Iterable[Finding]:
+        outside = {
+            name_of(g): allocated_ip(g) for g in giips if not _inside(allocated_ip(g), network)
+        }
+        if not outside:
+            return
+        yield self.finding(
+            f"export {export.key}: allocated global IP {', '.join(sorted(outside.values()))} "
+            f"lies outside the cluster's global CIDR {network} (submariner#4122)",
+            resources=[ref(ctx.cluster.name, kinds.GLOBAL_INGRESS_IPS, g) for g in giips],
+            evidence={"export": export.key, "globalCIDR": str(network), "allocatedIPs": outside},
+            remedy="Recreate the export's ServiceExport so Globalnet allocates from its current "
+            "pool; if the global CIDR changed, restart the globalnet pod first so it releases "
+            "IPs outside it.",
+        )
+
+    def _disagreeing(
+        self, ctx: CheckContext, export: Export, giips: Sequence[KubeObject], cluster_id: str
+    ) -> Iterable[Finding]:
+        view = ctx.cluster
+        expected = sorted(allocated_ip(g) for g in giips)
+        places = advertised(ctx.clusters, export, cluster_id, ctx.settings)
+        if not export.headless:
+            places += [
+                _Advertised(view.name, kinds.SERVICES, s, tuple(external_ips(s)[:1]))
+                for s in internal_services(view, export)
+            ]
+        wrong = [p for p in places if sorted(set(p.ips)) != sorted(set(expected))]
+        if not wrong:
+            return
+        related = sorted({p.cluster for p in wrong if p.cluster != view.name})
+        by_ips: dict[tuple[str, ...], list[_Advertised]] = {}
+        for place in wrong:
+            by_ips.setdefault(tuple(sorted(set(place.ips))), []).append(place)
+        shown = "; ".join(
+            f"the {' and '.join(sorted({p.what for p in group}))} in "
+            f"{', '.join(sorted({p.cluster for p in group}))} say {', '.join(ips) or 'nothing'}"
+            for ips, group in sorted(by_ips.items())
+        )
+        yield self.finding(
+            f"export {export.key}: its GlobalIngressIP allocated {', '.join(expected)}, but "
+            f"{shown}",
+            resources=[ref(view.name, kinds.GLOBAL_INGRESS_IPS, g) for g in giips]
+            + [ref(p.cluster, p.kind, p.obj) for p in wrong],
+            evidence={
+                "export": export.key,
+                "allocatedIPs": {name_of(g): allocated_ip(g) for g in giips},
+                "advertised": {p.where: list(p.ips) for p in places},
+            },
+            related_clusters=related,
+            remedy="Lighthouse or Globalnet kept a stale IP: recreate the ServiceExport "
+            f"(kubectl -n {export.namespace} delete serviceexport {export.name}, then export "
+            "it again) so every copy is rebuilt from the allocated IP.",
+        )
