@@ -18,6 +18,11 @@ from .external_host import ExternalHostOutsideClusterCidr
 from .gateway_nodes import NoGatewayNode
 from .global_ingress import GlobalIngressIpMissing, GlobalIpInconsistent
 from .health_check import HealthCheckPingFailure
+from .host_global_reachability import GlobalIpUnreachable
+from .host_global_route import GlobalCidrRouteMissing
+from .host_name_resolution import ClustersetNameResolution
+from .host_resolv_conf import StaleResolvConf
+from .host_rp_filter import RpFilterStrict
 from .kube_proxy import KubeProxyIpvs
 from .submariner_ready import SubmarinerNotReady
 
@@ -37,8 +42,13 @@ CHECK_PACK = CheckPack(
         NoGatewayNode,
         HealthCheckPingFailure,
         ConnectionNotEstablished,
+        StaleResolvConf,
         DnsmasqUpstreamStale,
+        ClustersetNameResolution,
         CorednsClustersetForward,
+        RpFilterStrict,
+        GlobalCidrRouteMissing,
+        GlobalIpUnreachable,
     ),
     docs=files(f"{__name__}.docs"),
 )

@@ -4,11 +4,14 @@ Globalnet gives global IPs only to addresses inside the cluster's ``clusterCIDR`
 outside every cluster is reachable (and can reach the clusters) only when its own /32 was added
 at join time (``subctl join --clustercidr 10.43.0.0/16,172.16.255.184/32``).
 
-The cluster side only: the host's IP comes from ``--external-host`` (reading it from the machine
-is a host check's job). The owning cluster is, in this order: ``--host-cluster``; the clusters
-whose Submariner CR lists the host in ``clusterCIDR`` (spec or status); the clusters with an
-``Endpoints`` object pointing at the host (a selector-less Service that the clusters reach the
-host through, as in the field report). Other clusters ``skip``.
+The host's IP comes from ``--external-host``; without it, when gdoctor runs on the external host
+itself (host checks run there, in the ``external`` role), from the machine: its address on the
+gateways' subnet. The owning cluster is, in this order: ``--host-cluster``; the cluster of the
+gateway node the machine's route to the global CIDR goes through (when the IP comes from the
+machine); the clusters whose Submariner CR lists the host in ``clusterCIDR`` (spec or status);
+with ``--external-host``, the clusters with an ``Endpoints`` object pointing at the host (a
+selector-less Service that the clusters reach the host through, as in the field report). Other
+clusters ``skip``.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import facts, host_facts, kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.host import HostRole
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
@@ -73,8 +77,16 @@ def _endpoints_to(view: ClusterView, host: str) -> list[str]:
     return sorted(found)
 
 
-def owning_clusters(clusters: Sequence[ClusterView], settings: Settings, host: str) -> Ownership:
-    """Which contexts own the external host; raises ``NotApplicable`` when none can be told."""
+def owning_clusters(
+    clusters: Sequence[ClusterView],
+    settings: Settings,
+    host: str,
+    route_owner: Ownership | None = None,
+    use_endpoints: bool = True,
+) -> Ownership:
+    """Which contexts own the external host; raises ``NotApplicable`` when none can be told.
+    ``route_owner``: the cluster of the gateway the machine's route goes through, when gdoctor
+    runs on the host; ``use_endpoints``: whether the Endpoints of every cluster were read."""
     if settings.host_cluster is not None:
         named = settings.host_cluster
         if not any(view.name == named for view in clusters):
@@ -83,6 +95,8 @@ def owning_clusters(clusters: Sequence[ClusterView], settings: Settings, host: s
         if not named:
             raise NotApplicable(f"--host-cluster {settings.host_cluster} is no context of this run")
         return Ownership((named,), "--host-cluster")
+    if route_owner is not None:
+        return route_owner
     claiming = []
     for view in clusters:
         cr = _submariner_cr(view, settings)
@@ -93,7 +107,7 @@ def owning_clusters(clusters: Sequence[ClusterView], settings: Settings, host: s
     pointing = {
         view.name: found
         for view in clusters
-        if view.reachable and (found := _endpoints_to(view, host))
+        if use_endpoints and view.reachable and (found := _endpoints_to(view, host))
     }
     if pointing:
         where = "; ".join(f"{name}: {', '.join(found)}" for name, found in pointing.items())
@@ -101,7 +115,41 @@ def owning_clusters(clusters: Sequence[ClusterView], settings: Settings, host: s
     raise NotApplicable(
         f"no cluster claims the external host {host} (no {FIELD} lists it, no Endpoints point "
         "at it): name its cluster with --host-cluster CONTEXT"
+        if use_endpoints
+        else f"no cluster claims the external host {host} (its route to the global CIDR goes "
+        f"through no gateway node, no {FIELD} lists it): name its cluster with "
+        "--host-cluster CONTEXT"
     )
+
+
+def host_address(ctx: CheckContext) -> tuple[str, Ownership | None]:
+    """The external host's IP, and its owner by route when the IP comes from the machine:
+    ``--external-host``, else this machine's address on a gateway node's subnet when gdoctor
+    runs on the external host."""
+    given = ctx.settings.external_host
+    if given is not None:
+        return given, None
+    if ctx.host is None:
+        raise NotApplicable(
+            "no external host given: name it with --external-host IP (external_host in "
+            "gdoctor.toml), or run gdoctor on the external host"
+        )
+    if ctx.host_role is not HostRole.EXTERNAL:
+        raise NotApplicable(
+            "this machine is a gateway node, not the external host: name the external host "
+            "with --external-host IP"
+        )
+    cluster_facts = host_facts.cluster_facts(ctx.clusters, ctx.settings)
+    address = host_facts.external_address(ctx.host, cluster_facts)
+    if address is None:
+        raise NotApplicable(
+            "this machine has no address on a gateway node's subnet to judge: name the "
+            "external host with --external-host IP"
+        )
+    owner = host_facts.ownership(ctx.host, cluster_facts, ctx.clusters, ctx.settings)
+    if owner.source is host_facts.OwnerSource.ROUTE and owner.context is not None:
+        return address, Ownership((owner.context,), owner.reason)
+    return address, None
 
 
 def _host_route(host: str) -> str:
@@ -114,6 +162,7 @@ class ExternalHostOutsideClusterCidr(Check):
     title = "The external host lies inside a clusterCIDR of the cluster that owns it"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cidr", "cluster", "host"})
+    uses_host = True
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
@@ -124,13 +173,11 @@ class ExternalHostOutsideClusterCidr(Check):
         return reads
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        host = ctx.settings.external_host
-        if host is None:
-            raise NotApplicable(
-                "no external host given: name it with --external-host IP "
-                "(external_host in gdoctor.toml)"
-            )
-        ownership = owning_clusters(ctx.clusters, ctx.settings, host)
+        host, route_owner = host_address(ctx)
+        from_machine = ctx.settings.external_host is None
+        ownership = owning_clusters(
+            ctx.clusters, ctx.settings, host, route_owner, use_endpoints=not from_machine
+        )
         view = ctx.cluster
         if view.name not in ownership.owners:
             owners = ", ".join(ownership.owners)
@@ -144,6 +191,7 @@ class ExternalHostOutsideClusterCidr(Check):
         requested = _listed(cr, "spec")
         evidence: dict[str, Any] = {
             "externalHost": host,
+            "externalHostFrom": "this machine" if from_machine else "--external-host",
             "ownedBecause": ownership.reason,
             FIELD: list(applied),
             f"spec.{FIELD}": list(requested),

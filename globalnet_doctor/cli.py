@@ -179,8 +179,9 @@ def explain(check_id: str) -> None:
 @click.option(
     "--host-cluster",
     metavar="CONTEXT",
-    help="The context whose cluster owns the external host (default: the one whose "
-    "clusterCIDR lists it).",
+    help="The context whose cluster owns the external host (default: the cluster of the "
+    "gateway its route to the global CIDR goes through, else the one whose clusterCIDR lists "
+    "it).",
 )
 @click.option(
     "--request-timeout",
@@ -191,6 +192,24 @@ def explain(check_id: str) -> None:
     "--check-timeout",
     type=click.FloatRange(min=0.1),
     help="Seconds one check may run (default 30).",
+)
+@click.option(
+    "--host/--no-host",
+    "host",
+    default=None,
+    help="Run the host checks on this machine even when it is not a neighbour of a gateway "
+    "node (default: only then); --no-host never runs them.",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Read the machine's files (/proc/sys, sysctl.d, resolv.conf) under this directory.",
+)
+@click.option(
+    "--resolv-conf",
+    # An unreadable or missing file is evidence for the checks, not a usage error.
+    type=click.Path(readable=False, path_type=Path),
+    help="The resolver configuration to judge (default: /etc/resolv.conf, under --root).",
 )
 @_logging_options
 def check(**params: Any) -> None:
@@ -217,12 +236,16 @@ def _check(
     config_path: Path | None,
     verbose: int,
     log_file: Path | None,
+    host: bool | None,
+    root: Path | None,
+    resolv_conf: Path | None,
     **site: Any,
 ) -> ExitCode:
     from globalnet_doctor.config import load_settings
     from globalnet_doctor.diagnose import diagnose
+    from globalnet_doctor.host_facts import HostMode
     from globalnet_doctor.kubeconfig import resolve_targets
-    from globalnet_doctor.runner import RunOptions, exit_code_for
+    from globalnet_doctor.runner import HostOptions, RunOptions, exit_code_for
 
     _setup_logging(verbose, log_file)
     if run_all and checks:
@@ -234,7 +257,9 @@ def _check(
     targets = resolve_targets(kubeconfig, contexts, in_cluster)
     for warning in targets.warnings:
         log.warning("%s", warning)
-    options = RunOptions(settings=settings, probes=probes, named=named_ids)
+    host_mode = HostMode.AUTO if host is None else HostMode.ON if host else HostMode.OFF
+    host_options = HostOptions(host_mode, root or Path("/"), resolv_conf)
+    options = RunOptions(settings=settings, probes=probes, named=named_ids, host=host_options)
     report = diagnose(chosen, targets.targets, options, targets.warnings, _Progress())
     for cluster in report.clusters:
         if not cluster.reachable:
@@ -432,7 +457,17 @@ def _fix(
         if not click.confirm("Apply these changes?", default=False, err=True):
             raise UsageError("not applied")
     journal = Journal.create(kubeconfig, {t.name: t.server for t in targets.targets})
-    done = [report for f in selected for report in fixer.apply(f, journal, wait)]
+    # Only what was previewed (and confirmed) is applied: a check that starts failing because
+    # of an earlier fix in this run waits for the next run, where it is shown first.
+    previewed: dict[str, set[str]] = {}
+    for report in pending:
+        previewed.setdefault(report.fix, set()).add(report.cluster)
+    done = [
+        report
+        for f in selected
+        if f.id in previewed
+        for report in fixer.apply(f, journal, wait, previewed[f.id])
+    ]
     _emit_plan(done, output, "apply", journal.run_id)
     outcomes = {r.outcome for r in done}
     if ROLLED_BACK in outcomes:

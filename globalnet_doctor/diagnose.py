@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from globalnet_doctor import __version__, facts
+from globalnet_doctor import __version__, facts, host_facts
 from globalnet_doctor.config import Settings
+from globalnet_doctor.host import HostProbe
+from globalnet_doctor.host_facts import HostMode, HostSituation
 from globalnet_doctor.kinds import Probe, Read, plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import ClusterInfo, Report
@@ -16,9 +18,14 @@ from globalnet_doctor.spec import Check
 from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable
 
 
-def reads_for(checks: Sequence[type[Check]], settings: Settings) -> list[Read]:
-    """The engine's own reads, then every read of the selected checks, deduplicated."""
+def reads_for(
+    checks: Sequence[type[Check]], settings: Settings, host_mode: HostMode = HostMode.AUTO
+) -> list[Read]:
+    """The engine's own reads (with the host facts' when a selected check reads the machine),
+    then every read of the selected checks, deduplicated."""
     wanted = list(facts.submariner_reads(settings))
+    if host_mode is not HostMode.OFF and any(c.reads_host() for c in checks):
+        wanted.extend(host_facts.host_reads(settings))
     for check in checks:
         wanted.extend(check.reads(settings))
     return plan_reads(wanted)
@@ -56,12 +63,67 @@ def diagnose(
 
     views = read_clusters(
         targets,
-        reads_for(checks, options.settings),
+        reads_for(checks, options.settings, options.host.mode),
         options.settings.request_timeout,
         progress,
         probe_planner(checks, options),
     )
-    return build_report(checks, views, options, started, clock, warnings, progress)
+    host = read_host_situation(checks, views, options, progress)
+    return build_report(checks, views, options, started, clock, warnings, progress, host)
+
+
+def read_host_situation(
+    checks: Sequence[type[Check]],
+    views: Sequence[ClusterView],
+    options: RunOptions,
+    progress: Progress | None = None,
+) -> HostSituation | None:
+    """The machine, read after the clusters (which IPs to look up depends on them), and where
+    it stands among them; its probes sent when host checks run here. None when no selected
+    check reads the machine."""
+    if not any(c.reads_host() for c in checks):
+        return None
+    settings, mode = options.settings, options.host.mode
+    cluster_facts = host_facts.cluster_facts(views, settings)
+    if mode is HostMode.OFF:
+        return host_facts.situation(None, cluster_facts, views, settings, mode)
+    # Imported here so that commands which never read the machine never import pyroute2.
+    from globalnet_doctor.adapters.host import HostSource, read_host, send_probes
+
+    source = HostSource(options.host.root, options.host.resolv_conf)
+    view = read_host(source, cluster_facts.lookup_addresses())
+    if progress is not None:
+        progress("read the machine")
+    found = host_facts.situation(view, cluster_facts, views, settings, mode)
+    if found.applies and view.error is None:
+        probes = host_probes(checks, views, options, found)
+        if probes:
+            if progress is not None:
+                progress(f"sending {len(probes)} probe(s) from the machine")
+            send_probes(view, probes)
+    return found
+
+
+def host_probes(
+    checks: Sequence[type[Check]],
+    views: Sequence[ClusterView],
+    options: RunOptions,
+    found: HostSituation,
+) -> list[HostProbe]:
+    """The probes of the host checks allowed to probe that apply to the machine's role."""
+    if found.view is None:
+        return []
+    planned: list[HostProbe] = []
+    for check in checks:
+        if not options.may_probe(check) or (
+            check.host_roles and found.role not in check.host_roles
+        ):
+            continue
+        try:
+            planned.extend(check.host_probe_requests(found.view, views, options.settings))
+        except (InputUnavailable, InputFailed):
+            continue  # the check itself will skip or fail on the same missing input
+    return list(dict.fromkeys(planned))
 
 
 def build_report(
@@ -72,8 +134,9 @@ def build_report(
     clock: float,
     warnings: Sequence[str] = (),
     progress: Progress | None = None,
+    host: HostSituation | None = None,
 ) -> Report:
-    results = run_checks(checks, views, options, progress)
+    results = run_checks(checks, views, options, progress, host)
     return Report(
         tool_version=__version__,
         started_at=iso_utc(started),

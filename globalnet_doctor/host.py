@@ -12,12 +12,14 @@ interface name may contain dots (``eth0.100``).
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import fnmatch
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from globalnet_doctor.view import ProbeNotRun
 
@@ -497,3 +499,102 @@ def as_int(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+# -- plain data for bundles --------------------------------------------------------------------
+
+_PROBE_TYPES: dict[str, type[DnsQuery] | type[TcpConnect] | type[IcmpEcho]] = {
+    "dns": DnsQuery,
+    "tcp": TcpConnect,
+    "icmp": IcmpEcho,
+}
+
+
+def _probe_type(probe: HostProbe) -> str:
+    return next(name for name, cls in _PROBE_TYPES.items() if isinstance(probe, cls))
+
+
+def host_view_to_dict(view: HostView) -> dict[str, Any]:
+    """The view as JSON-ready data (a bundle stores it; ``host_view_from_dict`` reads it)."""
+    return {
+        "observedAt": view.observed_at.isoformat(),
+        "hostname": view.hostname,
+        "root": view.root,
+        "error": view.error,
+        "links": [dataclasses.asdict(x) for x in view.links],
+        "addresses": [dataclasses.asdict(x) for x in view.addresses],
+        "routes": [dataclasses.asdict(x) for x in view.routes],
+        "rules": [dataclasses.asdict(x) for x in view.rules],
+        "routeLookups": [dataclasses.asdict(x) for x in view.route_lookups.values()],
+        "sysctls": dict(view.sysctls),
+        "sysctlFiles": list(view.sysctl_files),
+        "sysctlAssignments": [dataclasses.asdict(x) for x in view.sysctl_assignments],
+        "sysctlErrors": list(view.sysctl_errors),
+        "resolvConf": dataclasses.asdict(view.resolv_conf),
+        "probes": [
+            {
+                "probe": {"type": _probe_type(probe), **dataclasses.asdict(probe)},
+                "answer": {k: _plain(v) for k, v in dataclasses.asdict(answer).items()},
+            }
+            for probe, answer in view.probe_answers.items()
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def host_view_from_dict(data: Mapping[str, Any]) -> HostView:
+    def route(item: Mapping[str, Any]) -> Route:
+        return Route(**item)
+
+    lookups = {}
+    for item in data.get("routeLookups") or []:
+        fields = dict(item)
+        matched = fields.pop("matched", None)
+        lookups[str(fields["destination"])] = RouteLookup(
+            **fields, matched=route(matched) if matched else None
+        )
+    resolv = dict(data.get("resolvConf") or {"path": "/etc/resolv.conf"})
+    for key in ("nameservers", "search", "options"):
+        resolv[key] = tuple(resolv.get(key) or ())
+    answers: dict[HostProbe, HostProbeAnswer] = {}
+    for item in data.get("probes") or []:
+        fields = dict(item["probe"])
+        probe = _PROBE_TYPES[fields.pop("type")](**fields)
+        answers[probe] = _answer(probe, dict(item["answer"]))
+    return HostView(
+        observed_at=datetime.fromisoformat(str(data["observedAt"])),
+        hostname=str(data.get("hostname") or ""),
+        root=str(data.get("root") or "/"),
+        error=data.get("error"),
+        links=tuple(Link(**x) for x in data.get("links") or []),
+        addresses=tuple(Address(**x) for x in data.get("addresses") or []),
+        routes=tuple(route(x) for x in data.get("routes") or []),
+        rules=tuple(Rule(**x) for x in data.get("rules") or []),
+        route_lookups=lookups,
+        sysctls={str(k): str(v) for k, v in (data.get("sysctls") or {}).items()},
+        sysctl_files=tuple(data.get("sysctlFiles") or ()),
+        sysctl_assignments=tuple(
+            SysctlAssignment(**x) for x in data.get("sysctlAssignments") or []
+        ),
+        sysctl_errors=tuple(data.get("sysctlErrors") or ()),
+        resolv_conf=ResolvConf(**resolv),
+        probe_answers=answers,
+    )
+
+
+def _answer(probe: HostProbe, fields: dict[str, Any]) -> HostProbeAnswer:
+    if isinstance(probe, DnsQuery):
+        fields["addresses"] = tuple(fields.get("addresses") or ())
+        return DnsAnswer(**fields)
+    if isinstance(probe, TcpConnect):
+        fields["outcome"] = TcpOutcome(fields["outcome"])
+        return TcpAnswer(**fields)
+    fields["outcome"] = IcmpOutcome(fields["outcome"])
+    return IcmpAnswer(**fields)

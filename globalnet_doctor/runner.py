@@ -5,15 +5,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.exitcodes import ExitCode
-from globalnet_doctor.model import CheckResult, Finding, Severity, Status, highest_severity
+from globalnet_doctor.host_facts import HostMode, HostSituation
+from globalnet_doctor.model import HOST, CheckResult, Finding, Severity, Status, highest_severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
 from globalnet_doctor.view import ClusterView, InputUnavailable
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class HostOptions:
+    """How the machine gdoctor runs on is read (``--host/--no-host``, ``--root``,
+    ``--resolv-conf``)."""
+
+    mode: HostMode = HostMode.AUTO
+    root: Path = Path("/")
+    resolv_conf: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,10 @@ class RunOptions:
     probes: bool = False
     named: frozenset[str] = frozenset()
     """Ids of checks the user named: their probes run even without ``--probes``."""
+    host: HostOptions = field(default_factory=HostOptions)
+
+    def may_probe(self, check: type[Check]) -> bool:
+        return self.probes or check.id in self.named
 
 
 def run_checks(
@@ -29,30 +45,92 @@ def run_checks(
     clusters: Sequence[ClusterView],
     options: RunOptions,
     progress: Progress | None = None,
+    host: HostSituation | None = None,
 ) -> list[CheckResult]:
+    """One result per (check, cluster), and one per host-scope check (cluster ``host``)."""
     results: list[CheckResult] = []
     for index, check in enumerate(checks, start=1):
         if progress is not None:
             progress(f"running {check.id} {check.name} ({index}/{len(checks)})")
         if check.scope is Scope.HOST:
-            results.append(_skipped(check, "host", "host checks are not available yet"))
+            results.append(_run_host(check, clusters, options, host))
             continue
         for cluster in clusters:
-            results.append(_run_one(check, cluster, clusters, options))
+            results.append(_run_one(check, cluster, clusters, options, host))
     return results
 
 
+def _usable_host(host: HostSituation | None) -> HostSituation | None:
+    """The situation when host checks run here and the machine could be read, else None."""
+    if host is None or not host.applies or host.view is None or host.view.error is not None:
+        return None
+    return host
+
+
 def _run_one(
-    check: type[Check], cluster: ClusterView, clusters: Sequence[ClusterView], options: RunOptions
+    check: type[Check],
+    cluster: ClusterView,
+    clusters: Sequence[ClusterView],
+    options: RunOptions,
+    host: HostSituation | None = None,
 ) -> CheckResult:
     if not cluster.reachable:
         return _errored(check, cluster.name, f"cluster unreachable: {cluster.error}", 0)
+    usable = _usable_host(host)
     context = CheckContext(
         cluster=cluster,
         clusters=clusters,
         settings=options.settings,
-        probes=options.probes or check.id in options.named,
+        probes=options.may_probe(check),
+        host=usable.view if usable else None,
+        host_role=usable.role if usable else None,
+        host_cluster=usable.owner.context if usable else None,
     )
+    return _result(check, context, cluster.name, options)
+
+
+def _run_host(
+    check: type[Check],
+    clusters: Sequence[ClusterView],
+    options: RunOptions,
+    host: HostSituation | None,
+) -> CheckResult:
+    """A host-scope check, once, as cluster ``host``: skipped where host checks do not run or
+    the machine's role is not one the check applies to."""
+    if host is None:
+        return _skipped(check, HOST, "this run did not read the machine gdoctor runs on")
+    if host.error is not None:
+        return _errored(check, HOST, host.error, 0)
+    if not host.applies or host.view is None:
+        return _skipped(check, HOST, host.reason)
+    if host.view.error is not None:
+        return _errored(check, HOST, host.view.error, 0)
+    if check.host_roles and host.role not in check.host_roles:
+        roles = " or ".join(sorted(r.value for r in check.host_roles))
+        return _skipped(
+            check,
+            HOST,
+            f"applies to {roles} machines; this one is a {host.role} machine ({host.reason})",
+        )
+    if not clusters:
+        return _skipped(check, HOST, "no cluster in this run")
+    owner = host.owner.context
+    cluster = next((v for v in clusters if v.name == owner), clusters[0])
+    context = CheckContext(
+        cluster=cluster,
+        clusters=clusters,
+        settings=options.settings,
+        probes=options.may_probe(check),
+        host=host.view,
+        host_role=host.role,
+        host_cluster=owner,
+    )
+    return _result(check, context, HOST, options)
+
+
+def _result(
+    check: type[Check], context: CheckContext, name: str, options: RunOptions
+) -> CheckResult:
     started = time.perf_counter()
     outcome = _call_with_timeout(check, context, options.settings.check_timeout)
     elapsed = int((time.perf_counter() - started) * 1000)
@@ -60,15 +138,15 @@ def _run_one(
         return CheckResult(
             check=check.id,
             name=check.name,
-            cluster=cluster.name,
+            cluster=name,
             status=Status.FAIL if outcome else Status.PASS,
             severity=highest_severity(outcome, check.severity),
             duration_ms=elapsed,
             findings=tuple(outcome),
         )
     if isinstance(outcome, InputUnavailable | NotApplicable):
-        return _skipped(check, cluster.name, outcome.reason, elapsed)
-    return _errored(check, cluster.name, _one_line(outcome), elapsed)
+        return _skipped(check, name, outcome.reason, elapsed)
+    return _errored(check, name, _one_line(outcome), elapsed)
 
 
 def _call_with_timeout(

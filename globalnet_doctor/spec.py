@@ -9,6 +9,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.host import HostProbe, HostRole, HostView
 from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
 from globalnet_doctor.view import ClusterView, KubeObject
@@ -38,6 +39,12 @@ class CheckContext:
     settings: Settings = field(default_factory=Settings)
     probes: bool = False
     """Whether this check may send traffic or write-verb requests."""
+    host: HostView | None = None
+    """The machine gdoctor runs on, when host checks run here (see "When host checks run")."""
+    host_role: HostRole | None = None
+    host_cluster: str | None = None
+    """The context of the cluster that owns the machine, when it is known. For a host-scope
+    check, ``cluster`` is that cluster's view (else the first cluster's)."""
 
 
 class Check:
@@ -51,7 +58,12 @@ class Check:
     tags: ClassVar[frozenset[str]] = frozenset()
     scope: ClassVar[Scope] = Scope.CLUSTER
     probes: ClassVar[bool] = False
-    host_roles: ClassVar[frozenset[str]] = frozenset()
+    host_roles: ClassVar[frozenset[HostRole]] = frozenset()
+    """For host-scope checks: the roles of the machine the check applies to; it ``skip``s on
+    a machine in another role."""
+    uses_host: ClassVar[bool] = False
+    """A cluster-scope check that also reads the machine (``ctx.host``) when host checks run
+    here; host-scope checks always do."""
     fix: ClassVar[str | None] = None
     """The id of the fix paired with this check, when it has one."""
 
@@ -64,6 +76,18 @@ class Check:
     def probe_requests(cls, view: ClusterView, settings: Settings) -> Sequence[Probe]:
         """Probes to send to this cluster, decided from what was read (only when probing)."""
         return ()
+
+    @classmethod
+    def host_probe_requests(
+        cls, host: HostView, clusters: Sequence[ClusterView], settings: Settings
+    ) -> Sequence[HostProbe]:
+        """Probes to send from this machine, decided from the host and the clusters (only
+        when probing, and only where host checks run)."""
+        return ()
+
+    @classmethod
+    def reads_host(cls) -> bool:
+        return cls.scope is Scope.HOST or cls.uses_host
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         raise NotImplementedError

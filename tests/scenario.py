@@ -9,6 +9,7 @@ name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -92,7 +93,19 @@ def load_scenario(path: Path) -> Scenario:
             merged[_identity(obj)] = obj
         objects[cluster] = list(merged.values())
     args = tuple(str(a) for a in meta.get("args") or ())
-    return Scenario(path, objects, meta.get("expect") or {}, meta.get("description", ""), args)
+    return Scenario(path, objects, _expectations(path, meta), meta.get("description", ""), args)
+
+
+def _expectations(path: Path, meta: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``expect`` in scenario.yaml, or expected.json beside it: [{check, cluster, status}]."""
+    expected = path / "expected.json"
+    if not expected.is_file():
+        return dict(meta.get("expect") or {})
+    assert "expect" not in meta, f"{path}: give expectations in one place"
+    table: dict[str, dict[str, str]] = {}
+    for row in json.loads(expected.read_text()):
+        table.setdefault(row["check"], {})[row["cluster"]] = row["status"]
+    return table
 
 
 def scenario_paths(under: Path = SCENARIOS) -> Iterator[Path]:

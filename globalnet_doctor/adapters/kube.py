@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -113,8 +114,24 @@ def _reason(exc: BaseException) -> str:
     return text or type(root).__name__
 
 
+# The client's kubeconfig loader writes certificate data to shared temporary files, cached by
+# content: contexts sharing a CA, loaded from several threads, could read a file another thread
+# had not finished writing ("no certificate or crl found"). Loading is quick; serialize it.
+_LOADING = threading.Lock()
+
+
 def connect(target: Target, timeout: float) -> ApiClient:
     configuration = Configuration()
+    with _LOADING:
+        _load_credentials(target, configuration)
+    # One quick failure beats three slow ones: an unreachable cluster is reported, not retried.
+    configuration.retries = 0
+    client = ApiClient(configuration)
+    client.user_agent = USER_AGENT
+    return client
+
+
+def _load_credentials(target: Target, configuration: Configuration) -> None:
     if target.kubeconfig is None:
         kube_config.load_incluster_config(client_configuration=configuration)
     else:
@@ -124,11 +141,6 @@ def connect(target: Target, timeout: float) -> ApiClient:
             client_configuration=configuration,
             persist_config=False,
         )
-    # One quick failure beats three slow ones: an unreachable cluster is reported, not retried.
-    configuration.retries = 0
-    client = ApiClient(configuration)
-    client.user_agent = USER_AGENT
-    return client
 
 
 def read_cluster(
