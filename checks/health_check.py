@@ -119,7 +119,8 @@ class HealthCheckPingFailure(Check):
         problems = [c for c in causes if "problem" in c]
         local_id = facts.cluster_id(view, settings) or view.name
         summary = (
-            "; likely causes: " + "; ".join(f"{c['check']} on {c['cluster']}" for c in problems)
+            "; likely causes: "
+            + "; ".join(dict.fromkeys(f"{c['check']} on {c['cluster']}" for c in problems))
             if problems
             else "; none of the known root causes (GD101, GD201, GD203, GD304) holds"
         )

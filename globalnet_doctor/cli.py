@@ -66,6 +66,15 @@ def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
     sys.exit(code)
 
 
+def _internal_error(exc: Exception) -> None:
+    log.debug("internal error", exc_info=exc)
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback, and "
+        "please report it)",
+        ExitCode.INCOMPLETE,
+    )
+
+
 class _Progress:
     """Progress lines on stderr, only once a run has taken more than a second."""
 
@@ -219,6 +228,9 @@ def check(**params: Any) -> None:
     except UsageError as exc:
         _fail(str(exc))
         return
+    except Exception as exc:  # a gdoctor bug: one line for the operator, details with -vv
+        _internal_error(exc)
+        return
     sys.exit(code)
 
 
@@ -352,6 +364,9 @@ def fix(**params: Any) -> None:
         code = _fix(**params)
     except UsageError as exc:
         _fail(str(exc))
+        return
+    except Exception as exc:  # a gdoctor bug: one line for the operator, details with -vv
+        _internal_error(exc)
         return
     sys.exit(code)
 

@@ -84,9 +84,10 @@ def read_host_situation(
     if not any(c.reads_host() for c in checks):
         return None
     settings, mode = options.settings, options.host.mode
-    cluster_facts = host_facts.cluster_facts(views, settings)
     if mode is HostMode.OFF:
-        return host_facts.situation(None, cluster_facts, views, settings, mode)
+        # Nothing about the machine is judged, and the host reads were not made.
+        return host_facts.HOST_CHECKS_OFF
+    cluster_facts = host_facts.cluster_facts(views, settings)
     # Imported here so that commands which never read the machine never import pyroute2.
     from globalnet_doctor.adapters.host import HostSource, read_host, send_probes
 

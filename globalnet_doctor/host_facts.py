@@ -499,6 +499,11 @@ class HostSituation:
     checks then report ``error``, not ``skip``."""
 
 
+HOST_CHECKS_OFF = HostSituation(
+    False, "host checks are turned off (--no-host); drop it to run them"
+)
+
+
 def gateway_node_of(view: HostView, cluster_facts: ClusterFacts) -> NodeAddress | None:
     """The gateway node this machine is, when one of its addresses is a gateway's InternalIP."""
     own = {a.address for a in view.addresses}
@@ -582,7 +587,7 @@ def situation(
 ) -> HostSituation:
     """The catalogue's "When host checks run", judged on what was read."""
     if mode is HostMode.OFF:
-        return HostSituation(False, "host checks are turned off (--no-host); drop it to run them")
+        return HOST_CHECKS_OFF
     if view is None:
         return HostSituation(False, "the machine was not read")
     node = gateway_node_of(view, cluster_facts)
