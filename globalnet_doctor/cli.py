@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -20,9 +21,16 @@ from globalnet_doctor.errors import UsageError
 from globalnet_doctor.exitcodes import ExitCode
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from globalnet_doctor.kubeconfig import Targets
+    from globalnet_doctor.model import Report
     from globalnet_doctor.registry import Registry
+    from globalnet_doctor.runner import RunOptions
+    from globalnet_doctor.spec import Check
 
 F = TypeVar("F", bound=Callable[..., Any])
+REPORT_FORMATS = ["table", "json", "junit", "sarif"]
 log = logging.getLogger("globalnet_doctor")
 
 _EXIT_CODES_HELP = (
@@ -78,11 +86,12 @@ def _internal_error(exc: Exception) -> None:
 class _Progress:
     """Progress lines on stderr, only once a run has taken more than a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, always: bool = False) -> None:
         self.started = time.monotonic()
+        self.always = always
 
     def __call__(self, message: str) -> None:
-        if time.monotonic() - self.started > 1.0:
+        if self.always or time.monotonic() - self.started > 1.0:
             click.echo(f"gdoctor: {message}", err=True)
 
 
@@ -140,91 +149,142 @@ def explain(check_id: str) -> None:
     click.echo(page, nl=not page.endswith("\n"))
 
 
-@main.command(epilog=_EXIT_CODES_HELP)
-@click.argument("checks", nargs=-1, metavar="[ID|NAME]...")
-@click.option("--all", "run_all", is_flag=True, help="Run every check (the default).")
-@click.option("--select", multiple=True, help="Only checks matching an id, name, tag or glob.")
-@click.option("--ignore", multiple=True, help="Leave out checks matching an id, name, tag or glob.")
-@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
-@click.option(
-    "--context",
-    "contexts",
-    multiple=True,
-    help="A context to check (repeatable; default: every context).",
-)
-@click.option("--in-cluster", is_flag=True, help="Use the pod's service account.")
-@click.option(
-    "--probes",
-    is_flag=True,
-    help="Also run probes (traffic, server-side dry-runs); named checks always probe.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="table for people, json for CI (stdout is then the document alone).",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning", "never"]),
-    default="error",
-    show_default=True,
-    help="Lowest finding severity that makes the exit code 1.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Site settings file (default: ./gdoctor.toml, then ~/.config/gdoctor/).",
-)
-@click.option("--submariner-namespace", help="Namespace of the Submariner operator.")
-@click.option("--broker-context", help="The context that holds the broker.")
-@click.option("--broker-namespace", help="Namespace of the broker objects.")
-@click.option("--dns-service", help="External DNS Service, [CONTEXT/]NAMESPACE/NAME.")
-@click.option("--webhook-deployment", help="externalIP webhook Deployment, NAMESPACE/NAME.")
-@click.option("--dnsmasq-configmap", help="External dnsmasq ConfigMap, NAMESPACE/NAME.")
-@click.option("--external-host", metavar="IP", help="IP of the host outside every cluster (GD306).")
-@click.option(
-    "--host-cluster",
-    metavar="CONTEXT",
-    help="The context whose cluster owns the external host (default: the cluster of the "
-    "gateway its route to the global CIDR goes through, else the one whose clusterCIDR lists "
-    "it).",
-)
-@click.option(
-    "--request-timeout",
-    type=click.FloatRange(min=0.1),
-    help="Seconds one API request may take (default 10).",
-)
-@click.option(
-    "--check-timeout",
-    type=click.FloatRange(min=0.1),
-    help="Seconds one check may run (default 30).",
-)
-@click.option(
-    "--host/--no-host",
-    "host",
-    default=None,
-    help="Run the host checks on this machine even when it is not a neighbour of a gateway "
-    "node (default: only then); --no-host never runs them.",
-)
-@click.option(
-    "--root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Read the machine's files (/proc/sys, sysctl.d, resolv.conf) under this directory.",
-)
-@click.option(
-    "--resolv-conf",
-    # An unreadable or missing file is evidence for the checks, not a usage error.
-    type=click.Path(readable=False, path_type=Path),
-    help="The resolver configuration to judge (default: /etc/resolv.conf, under --root).",
-)
-@_logging_options
-def check(**params: Any) -> None:
-    """Diagnose every cluster of the kubeconfig (or the named checks only)."""
+def _run_option_list() -> list[tuple[str, Callable[[F], F]]]:
+    """The options `check`, `bundle` and `fix` share (which clusters, site settings, the
+    machine), each under its parameter name."""
+    options = [
+        click.option(
+            "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)."
+        ),
+        click.option(
+            "--context",
+            "contexts",
+            multiple=True,
+            help="A context to check (repeatable; default: every context).",
+        ),
+        click.option("--in-cluster", is_flag=True, help="Use the pod's service account."),
+        click.option(
+            "--probes",
+            is_flag=True,
+            help="Also run probes (traffic, server-side dry-runs); named checks always probe.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Site settings file (default: ./gdoctor.toml, then ~/.config/gdoctor/).",
+        ),
+        click.option("--submariner-namespace", help="Namespace of the Submariner operator."),
+        click.option("--broker-context", help="The context that holds the broker."),
+        click.option("--broker-namespace", help="Namespace of the broker objects."),
+        click.option("--dns-service", help="External DNS Service, [CONTEXT/]NAMESPACE/NAME."),
+        click.option("--webhook-deployment", help="externalIP webhook Deployment, NAMESPACE/NAME."),
+        click.option("--dnsmasq-configmap", help="External dnsmasq ConfigMap, NAMESPACE/NAME."),
+        click.option(
+            "--external-host", metavar="IP", help="IP of the host outside every cluster (GD306)."
+        ),
+        click.option(
+            "--host-cluster",
+            metavar="CONTEXT",
+            help="The context whose cluster owns the external host (default: the "
+            "cluster of the gateway its route to the global CIDR goes through, else the "
+            "one whose clusterCIDR lists it).",
+        ),
+        click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0.1),
+            help="Seconds one API request may take (default 10).",
+        ),
+        click.option(
+            "--check-timeout",
+            type=click.FloatRange(min=0.1),
+            help="Seconds one check may run (default 30).",
+        ),
+        click.option(
+            "--host/--no-host",
+            "host",
+            default=None,
+            help="Run the host checks on this machine even when it is not a neighbour "
+            "of a gateway node (default: only then); --no-host never runs them.",
+        ),
+        click.option(
+            "--root",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Read the machine's files (/proc/sys, sysctl.d, resolv.conf) under "
+            "this directory.",
+        ),
+        # An unreadable or missing file is evidence for the checks, not a usage error.
+        click.option(
+            "--resolv-conf",
+            type=click.Path(readable=False, path_type=Path),
+            help="The resolver configuration to judge (default: /etc/resolv.conf, under --root).",
+        ),
+    ]
+    names = [
+        "kubeconfig", "contexts", "in_cluster", "probes", "config_path",
+        "submariner_namespace", "broker_context", "broker_namespace", "dns_service",
+        "webhook_deployment", "dnsmasq_configmap", "external_host", "host_cluster",
+        "request_timeout", "check_timeout", "host", "root", "resolv_conf",
+    ]  # fmt: skip
+    return list(zip(names, options, strict=True))
+
+
+def _run_options_without(*left_out: str) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        for name, option in reversed(_run_option_list()):
+            if name not in left_out:
+                func = option(func)
+        return _logging_options(func)
+
+    return decorate
+
+
+def _run_options(func: F) -> F:
+    """The options `check` and `bundle` share: which clusters, site settings, the machine."""
+    return _run_options_without()(func)
+
+
+@dataclass(frozen=True)
+class _Run:
+    targets: Targets
+    options: RunOptions
+
+
+def _prepare_run(
+    named: frozenset[str],
+    kubeconfig: str | None,
+    contexts: tuple[str, ...],
+    in_cluster: bool,
+    probes: bool,
+    config_path: Path | None,
+    verbose: int,
+    log_file: Path | None,
+    host: bool | None,
+    root: Path | None,
+    resolv_conf: Path | None,
+    **site: Any,
+) -> _Run:
+    from globalnet_doctor.config import load_settings
+    from globalnet_doctor.host_facts import HostMode
+    from globalnet_doctor.kubeconfig import resolve_targets
+    from globalnet_doctor.runner import HostOptions, RunOptions
+
+    _setup_logging(verbose, log_file)
+    settings = load_settings(config_path, site)
+    targets = resolve_targets(kubeconfig, contexts, in_cluster)
+    for warning in targets.warnings:
+        log.warning("%s", warning)
+    host_mode = HostMode.AUTO if host is None else HostMode.ON if host else HostMode.OFF
+    host_options = HostOptions(host_mode, root or Path("/"), resolv_conf)
+    return _Run(
+        targets, RunOptions(settings=settings, probes=probes, named=named, host=host_options)
+    )
+
+
+def _guarded(run: Callable[[], int]) -> None:
+    """Runs a command body: usage errors and gdoctor bugs become one line and an exit code."""
     try:
-        code = _check(**params)
+        code = run()
     except UsageError as exc:
         _fail(str(exc))
         return
@@ -234,57 +294,202 @@ def check(**params: Any) -> None:
     sys.exit(code)
 
 
-def _check(
+@main.command(epilog=_EXIT_CODES_HELP)
+@click.argument("checks", nargs=-1, metavar="[ID|NAME]...")
+@click.option("--all", "run_all", is_flag=True, help="Run every check (the default).")
+@click.option("--select", multiple=True, help="Only checks matching an id, name, tag or glob.")
+@click.option("--ignore", multiple=True, help="Leave out checks matching an id, name, tag or glob.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(REPORT_FORMATS),
+    default="table",
+    help="table for people; json, junit or sarif for CI (stdout is then the document alone).",
+)
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Analyse a support bundle offline instead of live clusters.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "never"]),
+    default="error",
+    show_default=True,
+    help="Lowest finding severity that makes the exit code 1.",
+)
+@_run_options
+def check(
     checks: tuple[str, ...],
     run_all: bool,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
-    in_cluster: bool,
-    probes: bool,
     output: str,
+    bundle_path: Path | None,
     fail_on: str,
-    config_path: Path | None,
-    verbose: int,
-    log_file: Path | None,
-    host: bool | None,
-    root: Path | None,
-    resolv_conf: Path | None,
-    **site: Any,
-) -> ExitCode:
-    from globalnet_doctor.config import load_settings
-    from globalnet_doctor.diagnose import diagnose
-    from globalnet_doctor.host_facts import HostMode
-    from globalnet_doctor.kubeconfig import resolve_targets
-    from globalnet_doctor.runner import HostOptions, RunOptions, exit_code_for
+    **run: Any,
+) -> None:
+    """Diagnose every cluster of the kubeconfig (or the named checks only)."""
 
-    _setup_logging(verbose, log_file)
-    if run_all and checks:
-        raise UsageError("name checks or pass --all, not both")
-    registry = _registry()
-    chosen = registry.select(checks + select, ignore)
-    named_ids = frozenset(c.id for c in registry.select(checks)) if checks else frozenset()
-    settings = load_settings(config_path, site)
-    targets = resolve_targets(kubeconfig, contexts, in_cluster)
-    for warning in targets.warnings:
-        log.warning("%s", warning)
-    host_mode = HostMode.AUTO if host is None else HostMode.ON if host else HostMode.OFF
-    host_options = HostOptions(host_mode, root or Path("/"), resolv_conf)
-    options = RunOptions(settings=settings, probes=probes, named=named_ids, host=host_options)
-    report = diagnose(chosen, targets.targets, options, targets.warnings, _Progress())
-    for cluster in report.clusters:
-        if not cluster.reachable:
-            log.warning("cluster %s unreachable: %s", cluster.name, cluster.error)
+    def body() -> int:
+        from globalnet_doctor.diagnose import diagnose
+        from globalnet_doctor.runner import exit_code_for
+
+        if run_all and checks:
+            raise UsageError("name checks or pass --all, not both")
+        registry = _registry()
+        chosen = registry.select(checks + select, ignore)
+        named = frozenset(c.id for c in registry.select(checks)) if checks else frozenset()
+        if bundle_path is not None:
+            _setup_logging(run["verbose"], run["log_file"])
+            return _check_bundle(bundle_path, chosen, named, output, fail_on)
+        prepared = _prepare_run(named, **run)
+        report = diagnose(
+            chosen,
+            prepared.targets.targets,
+            prepared.options,
+            prepared.targets.warnings,
+            _Progress(),
+        )
+        for cluster in report.clusters:
+            if not cluster.reachable:
+                log.warning("cluster %s unreachable: %s", cluster.name, cluster.error)
+        _emit_report(report, output, chosen)
+        return exit_code_for(report.results, report.incomplete, fail_on)
+
+    _guarded(body)
+
+
+@main.command()
+@click.option(
+    "-o",
+    "--output",
+    "output_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (default: gdoctor-bundle-<time>.tar.gz here).",
+)
+@click.option("--select", multiple=True, help="Only checks matching an id, name, tag or glob.")
+@click.option("--ignore", multiple=True, help="Leave out checks matching an id, name, tag or glob.")
+@click.option(
+    "--logs",
+    is_flag=True,
+    help="Also collect the logs of Submariner, kube-proxy, Calico and dnsmasq pods.",
+)
+@click.option(
+    "--since",
+    "since_text",
+    default="1h",
+    metavar="DURATION",
+    show_default=True,
+    help="With --logs: how far back.",
+)
+@click.option(
+    "--max-log-bytes",
+    type=click.IntRange(min=1024),
+    default=1024 * 1024,
+    show_default=True,
+    help="With --logs: at most this much per container.",
+)
+@_run_options
+def bundle(
+    output_path: Path | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    logs: bool,
+    since_text: str,
+    max_log_bytes: int,
+    **run: Any,
+) -> None:
+    """Export a support bundle: what the checks read, their report, host facts, gdoctor's log.
+
+    Secrets are scrubbed (docs/bundle.md). `gdoctor check --all --bundle FILE` analyses the
+    bundle again offline and gives the same results.
+    """
+
+    def body() -> int:
+        import time as clock
+
+        from globalnet_doctor.collect import LogOptions, collect
+
+        registry = _registry()
+        chosen = registry.select(select, ignore)
+        prepared = _prepare_run(frozenset(), **run)
+        path = output_path or Path(clock.strftime("gdoctor-bundle-%Y%m%dT%H%M%S.tar.gz"))
+        if path.exists():
+            raise UsageError(f"{path} exists; name another file with -o")
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write {path}: no directory {path.parent}")
+        log_options = (
+            LogOptions(int(_parse_duration(since_text, "--since")), max_log_bytes) if logs else None
+        )
+        report, manifest = collect(
+            chosen,
+            prepared.targets.targets,
+            prepared.options,
+            path,
+            log_options,
+            prepared.targets.warnings,
+            _Progress(always=True),
+        )
+        size = path.stat().st_size
+        counts = report.summary()
+        click.echo(
+            f"wrote {path} ({size} bytes, {len(manifest['members'])} members, "
+            f"{len(manifest['redactions'])} redactions, {len(manifest['skipped'])} "
+            f"things not collected; see its manifest.json)",
+            err=True,
+        )
+        click.echo(
+            f"{counts['fail']} fail, {counts['error']} error, {counts['skip']} skip, "
+            f"{counts['pass']} pass",
+            err=True,
+        )
+        click.echo(str(path))
+        return 0
+
+    _guarded(body)
+
+
+def _emit_report(report: Report, output: str, checks: Sequence[type[Check]]) -> None:
+    """The report on stdout in the chosen format (and nothing else for the CI formats)."""
     if output == "json":
         from globalnet_doctor.formatters.json import render as render_json
 
-        sys.stdout.write(render_json(report))
+        text = render_json(report)
+    elif output == "junit":
+        from globalnet_doctor.formatters.junit import render as render_junit
+
+        text = render_junit(report)
+    elif output == "sarif":
+        from globalnet_doctor.formatters.sarif import render as render_sarif
+
+        text = render_sarif(report, checks)
     else:
         from globalnet_doctor.formatters.table import render as render_table
 
-        sys.stdout.write(render_table(report, colour=sys.stdout.isatty()))
+        text = render_table(report, colour=sys.stdout.isatty())
+    sys.stdout.write(text)
     sys.stdout.flush()
+
+
+def _check_bundle(
+    path: Path,
+    checks: Sequence[type[Check]],
+    named: frozenset[str],
+    output: str,
+    fail_on: str,
+) -> ExitCode:
+    """Offline: the checks on what a bundle recorded (no cluster, no kubernetes, no scapy)."""
+    from globalnet_doctor.bundle import BundleError, read_bundle
+    from globalnet_doctor.collect import replay
+    from globalnet_doctor.runner import exit_code_for
+
+    try:
+        report = replay(read_bundle(path), checks, named)
+    except BundleError as exc:
+        raise UsageError(f"cannot use bundle {path}: {exc}") from None
+    _emit_report(report, output, checks)
     return exit_code_for(report.results, report.incomplete, fail_on)
 
 
@@ -314,18 +519,12 @@ _FIX_EXIT_CODES_HELP = (
     is_flag=True,
     help="Every fix whose check fails now, root causes first (never last-resort ones).",
 )
-@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
-@click.option(
-    "--context",
-    "contexts",
-    multiple=True,
-    help="Only this context (repeatable; default: every context).",
-)
 @click.option("--node", help="The node to act on where a fix needs one (GD401).")
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="Show the plan and let the API servers validate it (dryRun=All); change nothing.",
+    help="Show the plan and let the API servers validate it (dryRun=All; host changes: "
+    "whether they can be written); change nothing.",
 )
 @click.option("--yes", is_flag=True, help="Apply without asking.")
 @click.option(
@@ -337,6 +536,14 @@ _FIX_EXIT_CODES_HELP = (
     help="GD301: recreate failed ServiceExports instead of annotating their Services.",
 )
 @click.option(
+    "--rp-filter",
+    type=click.Choice(["2", "0"]),
+    default="2",
+    show_default=True,
+    help="GD601: the reverse-path filtering mode to set: 2 loose (as Submariner sets it) or 0 "
+    "off.",
+)
+@click.option(
     "--wait",
     "wait_text",
     default="0s",
@@ -344,13 +551,8 @@ _FIX_EXIT_CODES_HELP = (
     help="After applying, poll until the check's status changes (e.g. 60s, 2m).",
 )
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Site settings file (default: ./gdoctor.toml, then ~/.config/gdoctor/).",
-)
-@_logging_options
+# --probes is left out: the check being fixed is named, so its probe always runs.
+@_run_options_without("probes")
 def fix(**params: Any) -> None:
     """Repair what a check found: plan, preview, apply, verify (and journal for undo).
 
@@ -359,6 +561,12 @@ def fix(**params: Any) -> None:
     instead of overwriting it; a fix whose later step fails is rolled back. Undo a run with
     `gdoctor undo RUN-ID` (steps marked IRREVERSIBLE, like deleting pods so their DaemonSet
     restarts them, cannot be undone).
+
+    Host fixes (GD501 resolv.conf, GD601 rp_filter, GD602 the global CIDR's route) change
+    the machine gdoctor runs on, read as `check` reads it (--host/--no-host, --root,
+    --resolv-conf): files are journaled byte for byte and backed up, sysctls and routes
+    with their prior values. Run `gdoctor undo` where the fix ran (the same network
+    namespace).
     """
     try:
         code = _fix(**params)
@@ -371,33 +579,30 @@ def fix(**params: Any) -> None:
     sys.exit(code)
 
 
-def _parse_duration(text: str) -> float:
+def _parse_duration(text: str, flag: str = "--wait") -> float:
     units = {"s": 1.0, "m": 60.0, "h": 3600.0}
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
-        raise UsageError(f"--wait takes a duration such as 30s or 2m, not {text!r}") from None
+        raise UsageError(f"{flag} takes a duration such as 30s or 2m, not {text!r}") from None
+    if value < 0:
+        raise UsageError(f"{flag} cannot be negative")
+    return value
 
 
 def _fix(
     names: tuple[str, ...],
     fix_all: bool,
-    kubeconfig: str | None,
-    contexts: tuple[str, ...],
     node: str | None,
     dry_run: bool,
     yes: bool,
     unsafe: bool,
     recreate_exports: bool,
+    rp_filter: str,
     wait_text: str,
     output: str,
-    config_path: Path | None,
-    verbose: int,
-    log_file: Path | None,
+    **run: Any,
 ) -> int:
-    from globalnet_doctor.config import load_settings
     from globalnet_doctor.fixer import (
         AWAITING,
         NOT_PLANNED,
@@ -408,10 +613,9 @@ def _fix(
     )
     from globalnet_doctor.fixspec import FixOptions, Safety
     from globalnet_doctor.journal import Journal
-    from globalnet_doctor.kubeconfig import resolve_targets
     from globalnet_doctor.registry import RegistryError, load_fixes
 
-    _setup_logging(verbose, log_file)
+    _setup_logging(run["verbose"], run["log_file"])
     wait = _parse_duration(wait_text)
     if fix_all == bool(names):
         raise UsageError("name the fixes to apply (ids or names) or pass --all")
@@ -441,15 +645,16 @@ def _fix(
             f"{', '.join(risky)} is unsafe (changes encapsulation or hides a "
             "symptom); pass --unsafe to apply it, or --dry-run to see the plan"
         )
-    settings = load_settings(config_path, {})
-    targets = resolve_targets(kubeconfig, contexts)
+    prepared = _prepare_run(frozenset(), probes=False, **run)
+    targets = prepared.targets
     checks = {c.id: c for c in registry.checks}
     fixer = Fixer(
         checks,
         targets.targets,
-        settings,
-        FixOptions(node=node, recreate_exports=recreate_exports),
+        prepared.options.settings,
+        FixOptions(node=node, recreate_exports=recreate_exports, rp_filter=int(rp_filter)),
         _Progress(),
+        prepared.options.host,
     )
     preview = [report for f in selected for report in fixer.plan(f)]
     if any(r.outcome == NOT_PLANNED for r in preview):
@@ -471,7 +676,7 @@ def _fix(
             )
         if not click.confirm("Apply these changes?", default=False, err=True):
             raise UsageError("not applied")
-    journal = Journal.create(kubeconfig, {t.name: t.server for t in targets.targets})
+    journal = Journal.create(run["kubeconfig"], {t.name: t.server for t in targets.targets})
     # Only what was previewed (and confirmed) is applied: a check that starts failing because
     # of an earlier fix in this run waits for the next run, where it is shown first.
     previewed: dict[str, set[str]] = {}
@@ -528,3 +733,46 @@ def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | Non
     for line in lines or ["nothing to undo"]:
         click.echo(line)
     sys.exit(3 if any(line.startswith("failed") for line in lines) else 0)
+
+
+@main.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
+def diff_command(old: Path, new: Path, output: str) -> None:
+    """Findings that appeared (+), disappeared (-) or changed (~) between two runs.
+
+    OLD and NEW are JSON reports (`check -o json`) or support bundles. Findings are keyed by
+    check, cluster and resource. Exit code 1 when anything differs, 0 otherwise.
+    """
+
+    def body() -> int:
+        from globalnet_doctor.diffing import diff_reports, load_report, render_json, render_text
+
+        changes = diff_reports(load_report(old), load_report(new))
+        sys.stdout.write(render_json(changes) if output == "json" else render_text(changes))
+        return 1 if changes else 0
+
+    _guarded(body)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Choice(REPORT_FORMATS), default="table")
+def demo(output: str) -> None:
+    """The field report's incident, diagnosed from the bundle shipped with gdoctor (no cluster).
+
+    Three clusters and the host as the report found them before its repairs, recorded by
+    `gdoctor bundle` from the test lab. The same as `gdoctor check --all --bundle <demo>`.
+    """
+
+    def body() -> int:
+        from importlib.resources import as_file, files
+
+        demo_file = files("globalnet_doctor") / "demo" / "field-report.tar.gz"
+        if not demo_file.is_file():
+            raise UsageError("the demo bundle is not installed with this gdoctor")
+        registry = _registry()
+        with as_file(demo_file) as path:
+            return _check_bundle(path, registry.checks, frozenset(), output, "error")
+
+    _guarded(body)

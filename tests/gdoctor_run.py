@@ -27,16 +27,27 @@ class Run:
         return json.loads(self.stdout)
 
 
+def _machine_safe(args: tuple[str, ...]) -> list[str]:
+    """Tests in the machine's own namespace never judge (or probe from, or fix) the machine
+    itself: `check` and `fix` get --no-host unless the test chose. Host behaviour is tested in
+    network namespaces (tests/host_tests), where `--host` is explicit."""
+    chosen = {"--host", "--no-host", "--root", "--bundle"} & set(args)
+    # `fix` reads (and would repair) the machine like `check`: never this machine's.
+    if args and args[0] in ("check", "fix") and not chosen:
+        return [*args, "--no-host"]
+    return list(args)
+
+
 def gdoctor(*args: str) -> Run:
     """In-process, through click, as the console script would run it."""
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    result = CliRunner().invoke(main, _machine_safe(args), catch_exceptions=False)
     return Run(result.exit_code, result.stdout, result.stderr)
 
 
 def gdoctor_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
     """A separate process: what an operator's shell sees, tracebacks included."""
     completed = subprocess.run(
-        [sys.executable, "-m", "globalnet_doctor", *args],
+        [sys.executable, "-m", "globalnet_doctor", *_machine_safe(args)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -76,7 +76,10 @@ def read_cluster_folder(folder: Path, now: int | None = None) -> list[Object]:
 def load_scenario(path: Path) -> Scenario:
     meta = yaml.safe_load((path / "scenario.yaml").read_text()) or {}
     objects: dict[str, list[Object]] = {c: [] for c in CLUSTERS}
-    if meta.get("base"):
+    if meta.get("base") and "/" in meta["base"]:
+        # Another scenario as the starting point (e.g. the field report plus a host).
+        objects = {c: list(o) for c, o in load_scenario(SCENARIOS / meta["base"]).objects.items()}
+    elif meta.get("base"):
         base = BASES / meta["base"]
         for cluster in CLUSTERS:
             objects[cluster] = read_cluster_folder(base / cluster)

@@ -12,11 +12,13 @@ ICMP probe is sent, because importing it costs about a second.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import logging
 import os
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +32,7 @@ from globalnet_doctor.host import (
     Address,
     DnsAnswer,
     DnsQuery,
+    HostFile,
     HostProbe,
     HostProbeAnswer,
     HostView,
@@ -574,3 +577,276 @@ def _int_or_none(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return None
+
+
+# What a support bundle records verbatim from the machine, when the tools exist.
+_BUNDLE_COMMANDS: dict[str, list[str]] = {
+    "ip xfrm state": ["ip", "xfrm", "state"],
+    "ip xfrm policy": ["ip", "xfrm", "policy"],
+    "iptables-save": ["iptables-save"],
+}
+_COMMAND_TIMEOUT = 10.0
+
+
+def command_outputs() -> dict[str, tuple[str, str | None]]:
+    """name -> (output, why it is missing). Read-only commands, bounded in time; their output
+    goes through the bundle's redaction (xfrm keys) before it is stored."""
+    import subprocess
+
+    outputs: dict[str, tuple[str, str | None]] = {}
+    for name, argv in _BUNDLE_COMMANDS.items():
+        try:
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False
+            )
+        except FileNotFoundError:
+            outputs[name] = ("", f"{argv[0]} is not installed")
+            continue
+        except subprocess.TimeoutExpired:
+            outputs[name] = ("", f"did not finish within {_COMMAND_TIMEOUT:g} s")
+            continue
+        if done.returncode != 0:
+            outputs[name] = ("", f"exit {done.returncode}: {done.stderr.strip()[:200]}")
+        else:
+            outputs[name] = (done.stdout, None)
+    return outputs
+
+
+# -- writing (host fixes) ----------------------------------------------------------------------
+#
+# Every write checks first that what is there is still what the plan was computed from (the
+# file's bytes, the sysctl's value, the route's absence): a change made since is a conflict the
+# fixer answers by planning again, never by overwriting it.
+
+
+@dataclass(frozen=True, slots=True)
+class HostWrite:
+    """The outcome of one write to the machine."""
+
+    ok: bool
+    message: str = ""
+    conflict: bool = False
+    """What is there is no longer what the plan was computed from."""
+    stored: dict[str, Any] | None = None
+    """What the journal keeps to undo it safely (the file's identity, the namespace's)."""
+
+
+def network_namespace() -> str:
+    """The identity of this process's network namespace: undo refuses to restore sysctls and
+    routes from another one (running ``gdoctor undo`` outside ``ip netns exec`` would change the
+    machine's own)."""
+    info = os.stat("/proc/self/ns/net")
+    return f"{info.st_dev}:{info.st_ino}"
+
+
+def file_identity(path: str) -> str | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return f"{info.st_dev}:{info.st_ino}"
+
+
+def _unescape_mountinfo(field: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as octal (\040).
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def mount_points() -> set[str]:
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    return {_unescape_mountinfo(line.split()[4]) for line in lines if len(line.split()) > 4}
+
+
+def read_host_file(path: str) -> HostFile:
+    """A file byte for byte, with where it really lives and whether it is a mount point."""
+    target: str | None = None
+    if os.path.islink(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = None
+    real = os.path.realpath(path)
+    mounted = real in mount_points() or path in mount_points()
+    try:
+        data: bytes | None = Path(real).read_bytes()
+    except FileNotFoundError:
+        data = None
+    except OSError as exc:
+        return HostFile(path, real, None, target, mounted, _file_error(exc))
+    return HostFile(path, real, data, target, mounted)
+
+
+def _current_bytes(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _fsync_directory(directory: str) -> None:
+    handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _replace_by_rename(path: str, data: bytes, like: str | None = None) -> None:
+    """Writes ``data`` to a temporary file in ``path``'s directory and renames it over
+    ``path``: a reader sees the old file or the new one, never a part. Mode and owner follow
+    ``like`` (the file replaced) when it exists."""
+    directory = os.path.dirname(path) or "."
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.gdoctor-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if like is not None and os.path.exists(like):
+            info = os.stat(like)
+            os.chmod(temporary, info.st_mode & 0o7777)
+            with contextlib.suppress(PermissionError):
+                os.chown(temporary, info.st_uid, info.st_gid)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _write_in_place(path: str, data: bytes) -> None:
+    """Overwrites the file's bytes without replacing the file (a bind mount's source stays the
+    mounted one): new bytes first, then the length, then fsync."""
+    with open(path, "r+b") as handle:
+        handle.write(data)
+        handle.truncate(len(data))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_file(
+    real_path: str, before: bytes | None, after: bytes, in_place: bool, backup: str | None
+) -> HostWrite:
+    """Replaces the file's bytes (by rename in its directory, or in place on a bind mount),
+    copying the prior bytes to ``backup`` first."""
+    try:
+        current = _current_bytes(real_path)
+        if current != before:
+            return HostWrite(False, f"{real_path} changed since it was read", conflict=True)
+        if backup is not None and before is not None:
+            os.makedirs(os.path.dirname(backup) or ".", exist_ok=True)
+            _replace_by_rename(backup, before, like=real_path)
+        if in_place and before is not None:
+            _write_in_place(real_path, after)
+        else:
+            _replace_by_rename(real_path, after, like=real_path)
+    except OSError as exc:
+        return HostWrite(False, f"{real_path}: {_describe(exc)}")
+    return HostWrite(True, "ok", stored={"identity": file_identity(real_path)})
+
+
+def restore_file(
+    real_path: str, before: bytes | None, in_place: bool, identity: str | None
+) -> HostWrite:
+    """Puts the prior bytes back (or removes a file the fix created), only when the file there
+    is still the one the fix wrote: another mount namespace (undo run outside ``ip netns
+    exec``) or a replaced file is left alone."""
+    current = file_identity(real_path)
+    if identity is not None and current != identity:
+        return HostWrite(
+            False,
+            f"{real_path} is not the file the fix wrote (replaced since, or seen from another "
+            "mount namespace)",
+        )
+    try:
+        if before is None:
+            os.unlink(real_path)
+            _fsync_directory(os.path.dirname(real_path) or ".")
+        elif in_place:
+            _write_in_place(real_path, before)
+        else:
+            _replace_by_rename(real_path, before, like=real_path)
+    except OSError as exc:
+        return HostWrite(False, f"{real_path}: {_describe(exc)}")
+    return HostWrite(True, "ok")
+
+
+def read_sysctl(proc_path: str) -> str | None:
+    try:
+        return Path(proc_path).read_text().strip()
+    except OSError:
+        return None
+
+
+def write_sysctl(proc_path: str, before: str | None, value: str) -> HostWrite:
+    """Sets a runtime sysctl through its /proc/sys file (under ``--root``)."""
+    current = read_sysctl(proc_path)
+    if before is not None and current != before:
+        return HostWrite(False, f"{proc_path} is {current}, not {before} as read", conflict=True)
+    try:
+        with open(proc_path, "w") as handle:
+            handle.write(f"{value}\n")
+    except OSError as exc:
+        return HostWrite(False, f"{proc_path}: {_describe(exc)}")
+    if read_sysctl(proc_path) != value:
+        return HostWrite(False, f"{proc_path} did not take the value {value}")
+    return HostWrite(True, "ok", stored={"netns": network_namespace()})
+
+
+def change_route(
+    action: str,
+    destination: str,
+    gateway: str | None,
+    device: str | None,
+    table: int = 254,
+) -> HostWrite:
+    """``ip route add|replace|del DESTINATION via GATEWAY dev DEVICE`` through netlink."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        with IPRoute() as ipr:
+            fields: dict[str, Any] = {"dst": destination, "table": table}
+            if gateway:
+                fields["gateway"] = gateway
+            if device:
+                found = ipr.link_lookup(ifname=device)
+                if not found:
+                    return HostWrite(False, f"no interface {device}")
+                fields["oif"] = found[0]
+            ipr.route(action, **fields)
+    except NetlinkError as exc:
+        exists = exc.code == errno.EEXIST
+        return HostWrite(False, f"ip route {action} {destination}: {os.strerror(exc.code)}", exists)
+    except OSError as exc:
+        return HostWrite(False, f"ip route {action} {destination}: {_describe(exc)}")
+    return HostWrite(True, "ok", stored={"netns": network_namespace()})
+
+
+def route_exists(destination: str, table: int = 254) -> bool:
+    from pyroute2 import IPRoute
+
+    network = ipaddress.ip_network(destination, strict=False)
+    family = socket.AF_INET if network.version == 4 else socket.AF_INET6
+    with IPRoute() as ipr:
+        for message in ipr.get_routes(family=family, table=table):
+            dst = message.get_attr("RTA_DST")
+            if dst is not None and f"{dst}/{message['dst_len']}" == str(network):
+                return True
+    return False
+
+
+def writable(path: str) -> str | None:
+    """None when ``path`` (or, for a file to create, its directory) can be written, else why."""
+    if os.path.exists(path):
+        return None if os.access(path, os.W_OK) else f"{path} is not writable"
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        return f"no directory {directory}"
+    return None if os.access(directory, os.W_OK) else f"{directory} is not writable"

@@ -389,11 +389,15 @@ class KubeWriter:
         return self._write("POST", _object_path(kind, obj, named=False), obj, dry_run)
 
     def delete(self, kind: Kind, obj: Any, dry_run: bool = False) -> WriteResult:
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
             "preconditions": {"uid": obj["metadata"].get("uid")},
         }
+        if dry_run:
+            # With a body the apiserver reads the options from it alone, ignoring the query's
+            # dryRun: without this a dry-run delete deletes.
+            body["dryRun"] = ["All"]
         return self._write("DELETE", _object_path(kind, obj, named=True), body, dry_run)
 
     def _write(self, method: str, path: str, body: Any, dry_run: bool) -> WriteResult:
@@ -424,3 +428,59 @@ def _object_path(kind: Kind, obj: Any, named: bool) -> str:
     if named:
         base += f"/{quote(obj['metadata']['name'], safe='')}"
     return base
+
+
+# Pods whose logs a bundle may carry: Submariner's, kube-proxy, Calico and the external dnsmasq.
+_LOG_SOURCES = (
+    ("kube-system", "k8s-app=kube-proxy"),
+    ("kube-system", "k8s-app=calico-node"),
+)
+
+
+def pod_logs(
+    target: Target, settings: Any, since_seconds: int, max_bytes: int
+) -> list[tuple[str, str, str | None]]:
+    """(namespace/pod/container, log text, why missing) for every pod a bundle's --logs covers,
+    each capped at ``max_bytes``; a failure is recorded, never raised."""
+    dnsmasq_namespace = settings.dnsmasq_configmap.partition("/")[0]
+    sources = [(settings.submariner_namespace, None), *_LOG_SOURCES]
+    if dnsmasq_namespace != settings.submariner_namespace:
+        sources.append((dnsmasq_namespace, None))
+    found: list[tuple[str, str, str | None]] = []
+    try:
+        client = connect(target, settings.request_timeout)
+    except (ConfigException, OSError, ValueError) as exc:
+        return [(target.name, "", f"cannot connect: {exc}")]
+    try:
+        connection = _Connection(target, client, settings.request_timeout)
+        for namespace, selector in sources:
+            query = [("labelSelector", selector)] if selector else []
+            try:
+                pods = connection.get_json(f"/api/v1/namespaces/{namespace}/pods", query)
+            except (_HttpError, _Unreachable) as exc:
+                found.append((f"{namespace}/*", "", f"cannot list pods: {exc}"))
+                continue
+            for pod in pods.get("items", []):
+                name = pod["metadata"]["name"]
+                for container in pod.get("spec", {}).get("containers", []):
+                    member = f"{namespace}/{name}/{container['name']}"
+                    path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+                    params = [
+                        ("container", container["name"]),
+                        ("sinceSeconds", str(since_seconds)),
+                        ("limitBytes", str(max_bytes)),
+                    ]
+                    try:
+                        status, reason, body = connection.send("GET", path, params)
+                    except _Unreachable as exc:
+                        found.append((member, "", f"no answer: {exc}"))
+                        continue
+                    if 200 <= status < 300:
+                        found.append((member, body.decode("utf-8", "replace"), None))
+                    else:
+                        found.append(
+                            (member, "", f"HTTP {status}: {_status_message(body) or reason}")
+                        )
+    finally:
+        client.close()
+    return found

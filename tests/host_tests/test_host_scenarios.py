@@ -324,3 +324,22 @@ def _port_closed(outcome: Outcome) -> None:
 @details("GD603/global-ips-answer-PASS")
 def _global_ips_answer(outcome: Outcome) -> None:
     assert outcome.result("GD603")["findings"] == []
+
+
+@details("field-report/with-host-FAIL")
+def _whole_field_report(outcome: Outcome) -> None:
+    # Every failure of the report in one run on the host: the cluster causes and the host's.
+    failing = {
+        (r["check"], r["cluster"]) for r in outcome.report["results"] if r["status"] == "fail"
+    }
+    assert {
+        ("GD101", "member2"),
+        ("GD201", "member1"),
+        ("GD202", "member3"),
+        ("GD203", "member2"),
+        ("GD301", "member1"),
+        ("GD302", "member1"),
+        ("GD402", "member1"),
+    } <= failing
+    assert {("GD501", "host"), ("GD601", "host"), ("GD602", "host")} <= failing
+    assert "242.0.255.254" in only(outcome, "GD501")["message"]

@@ -74,13 +74,15 @@ def run_gdoctor_in(
     kubeconfig: Path,
     args: Sequence[str],
     timeout: float = 120,
+    command: str = "check",
 ) -> Run:
-    """``gdoctor check`` inside the topology's host namespace, reading files under its root."""
+    """``gdoctor check`` (or ``bundle``) inside the topology's host namespace, reading files
+    under its root."""
     argv = [
         sys.executable,
         "-m",
         "globalnet_doctor",
-        "check",
+        command,
         *args,
         "--kubeconfig",
         str(kubeconfig),
