@@ -170,8 +170,8 @@ class Loader:
                 break
             except ApiError as err:
                 # Under heavy load (several labs on two cores) etcd may drop a connection:
-                # the apiserver answers 500 and the create is safe to repeat.
-                if err.status != 500 or attempt + 1 == _CREATE_ATTEMPTS:
+                # the apiserver answers 500 (or 504) and the create is safe to repeat.
+                if err.status not in (500, 504) or attempt + 1 == _CREATE_ATTEMPTS:
                     raise LabError(f"creating {_describe(obj)}: {err}") from err
                 time.sleep(0.2 * (attempt + 1))
         with self._lock:
