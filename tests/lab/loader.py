@@ -169,6 +169,11 @@ class Loader:
                 created = self._client.post(info.collection_path(namespace), body)
                 break
             except ApiError as err:
+                name = metadata.get("name")
+                if err.status == 409 and attempt > 0 and name:
+                    # The timed-out attempt did create it after all.
+                    created = self._client.get(info.item_path(name, namespace))
+                    break
                 # Under heavy load (several labs on two cores) etcd may drop a connection:
                 # the apiserver answers 500 (or 504) and the create is safe to repeat.
                 if err.status not in (500, 504) or attempt + 1 == _CREATE_ATTEMPTS:
