@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from globalnet_doctor.fixspec import Fix
 
+from .admission_external_ips import AllowGlobalnetExternalIps
 from .calico import CalicoToVxlan, DropBirdProbeFlags
 from .calico_ippools import CreateRemoteIPPools
 from .dns_config import RepointDnsmasq, RewriteLighthouseBlock
 from .gateway_label import LabelGatewayNode
 from .health_check import DisableHealthCheck
+from .host_global_route import RouteGlobalCidr
+from .host_resolv_conf import RepointResolvConf
+from .host_rp_filter import LooseRpFilter
 from .kube_proxy import KubeProxyToIptables
 
 ALL_FIXES: tuple[type[Fix], ...] = (
@@ -17,8 +21,12 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     CalicoToVxlan,
     DropBirdProbeFlags,
     CreateRemoteIPPools,
+    AllowGlobalnetExternalIps,
     LabelGatewayNode,
     DisableHealthCheck,
     RepointDnsmasq,
     RewriteLighthouseBlock,
+    LooseRpFilter,
+    RouteGlobalCidr,
+    RepointResolvConf,
 )

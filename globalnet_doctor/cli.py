@@ -540,8 +540,7 @@ _FIX_EXIT_CODES_HELP = (
     type=click.Choice(["2", "0"]),
     default="2",
     show_default=True,
-    help="GD601: the reverse-path filtering mode to set: 2 loose (as Submariner sets it) or 0 "
-    "off.",
+    help="GD601: the reverse-path filtering mode to set: 2 loose (as Submariner does), 0 off.",
 )
 @click.option(
     "--wait",

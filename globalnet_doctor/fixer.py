@@ -7,20 +7,34 @@ rolled back if a later step of the same fix fails, and verified by re-running th
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.diagnose import probe_planner, reads_for
-from globalnet_doctor.fixspec import Fix, FixContext, FixOptions, KubeChange, PlanError
+from globalnet_doctor.diagnose import probe_planner, read_host_situation, reads_for
+from globalnet_doctor.fixspec import (
+    FileChange,
+    FileWrite,
+    Fix,
+    FixContext,
+    FixOptions,
+    HostChange,
+    KubeChange,
+    PlanError,
+    Step,
+    SysctlChange,
+)
+from globalnet_doctor.host import HostFile
+from globalnet_doctor.host_facts import HostSituation
 from globalnet_doctor.journal import Journal, JournalEntry
 from globalnet_doctor.kinds import plan_reads
 from globalnet_doctor.kubeconfig import Target
-from globalnet_doctor.model import CheckResult, Status
-from globalnet_doctor.runner import RunOptions, run_checks
-from globalnet_doctor.spec import Check
+from globalnet_doctor.model import HOST, CheckResult, Status
+from globalnet_doctor.runner import HostOptions, RunOptions, run_checks
+from globalnet_doctor.spec import Check, Scope
 from globalnet_doctor.view import ClusterView
 
 FIXED = "fixed"
@@ -36,7 +50,7 @@ Progress = Callable[[str], None]
 
 @dataclass
 class StepReport:
-    change: KubeChange
+    change: Step
     answer: str = ""
     """What the server said (dry run or apply): "ok", or its message."""
 
@@ -56,6 +70,10 @@ class FixReport:
 class Observation:
     views: list[ClusterView]
     results: list[CheckResult]
+    host: HostSituation | None = None
+    """The machine, when the check reads it."""
+    files: Mapping[str, HostFile] = field(default_factory=dict)
+    """The files the fix declared, byte for byte."""
 
     def result(self, check_id: str, cluster: str) -> CheckResult | None:
         return next((r for r in self.results if r.check == check_id and r.cluster == cluster), None)
@@ -69,12 +87,15 @@ class Fixer:
         settings: Settings,
         options: FixOptions,
         progress: Progress | None = None,
+        host: HostOptions | None = None,
     ) -> None:
         self.checks = checks
         self.targets = list(targets)
         self.settings = settings
         self.options = options
         self.progress = progress
+        self.host = host or HostOptions()
+        """How the machine is read (``--host/--no-host``, ``--root``, ``--resolv-conf``)."""
 
     # -- observing and planning ---------------------------------------------------------
 
@@ -82,8 +103,14 @@ class Fixer:
         from globalnet_doctor.adapters.kube import read_clusters
 
         check = self.checks[fix.id]
-        run_options = RunOptions(settings=self.settings)
-        reads = plan_reads([*reads_for([check], self.settings), *fix.reads(self.settings)])
+        # The check being fixed counts as named, so its probe (GD301's dry run) plans and
+        # verifies the fix with what the apiserver answers, not only the configuration.
+        run_options = RunOptions(
+            settings=self.settings, named=frozenset({check.id}), host=self.host
+        )
+        reads = plan_reads(
+            [*reads_for([check], self.settings, self.host.mode), *fix.reads(self.settings)]
+        )
         views = read_clusters(
             self.targets,
             reads,
@@ -91,18 +118,46 @@ class Fixer:
             None,
             probe_planner([check], run_options),
         )
-        return Observation(views, run_checks([check], views, run_options))
+        # The machine is read the way `check` reads it (after the clusters, which say which
+        # route lookups to make), and the files the fix rewrites byte for byte.
+        host = read_host_situation([check], views, run_options)
+        files: dict[str, HostFile] = {}
+        if host is not None and host.applies and host.view is not None:
+            from globalnet_doctor.adapters.host import read_host_file
+
+            files = {p: read_host_file(p) for p in fix.host_files(host, self.settings)}
+        results = run_checks([check], views, run_options, None, host)
+        return Observation(views, results, host, files)
+
+    def _context(
+        self, seen: Observation, cluster: str, result: CheckResult, fix: type[Fix]
+    ) -> FixContext:
+        """The fix's context for one result: a host-scope check's is the owning cluster's
+        view (as the runner gives the check), with the machine."""
+        if self.checks[fix.id].scope is Scope.HOST:
+            owner = seen.host.owner.context if seen.host is not None else None
+            view = next((v for v in seen.views if v.name == owner), seen.views[0])
+        else:
+            view = next(v for v in seen.views if v.name == cluster)
+        return FixContext(
+            view, seen.views, result, self.settings, self.options, seen.host, seen.files
+        )
+
+    def _failing(self, fix: type[Fix], seen: Observation) -> list[tuple[str, CheckResult]]:
+        if self.checks[fix.id].scope is Scope.HOST:
+            names = [HOST] if seen.views else []
+        else:
+            names = [view.name for view in seen.views]
+        found = [(name, seen.result(fix.id, name)) for name in names]
+        return [(n, r) for n, r in found if r is not None and r.status is Status.FAIL]
 
     def plan(self, fix: type[Fix], seen: Observation | None = None) -> list[FixReport]:
         """One report per cluster where the check fails, with the planned steps."""
         seen = seen or self.observe(fix)
         reports = []
-        for view in seen.views:
-            result = seen.result(fix.id, view.name)
-            if result is None or result.status is not Status.FAIL:
-                continue
-            report = FixReport(fix.id, self.checks[fix.id].name, view.name, fix.safety.value)
-            context = FixContext(view, seen.views, result, self.settings, self.options)
+        for cluster, result in self._failing(fix, seen):
+            report = FixReport(fix.id, self.checks[fix.id].name, cluster, fix.safety.value)
+            context = self._context(seen, cluster, result, fix)
             try:
                 steps = fix().plan(context)
             except PlanError as exc:
@@ -119,9 +174,23 @@ class Fixer:
     def dry_run(self, reports: Sequence[FixReport]) -> None:
         """Sends every planned change with dryRun=All: admission judges it, nothing changes."""
         for report in reports:
+            deleted: set[tuple[str, str, str | None, str]] = set()
             for step in report.steps:
-                with self._writer(step.change.cluster) as writer:
-                    step.answer = _answer(_send(writer, step.change, dry_run=True))
+                change = step.change
+                if not isinstance(change, KubeChange):
+                    # Nothing on the machine can judge a change without making it: gdoctor
+                    # checks it could be made (the file or directory is writable, ...).
+                    step.answer = _preview_host(change)
+                    continue
+                key = (change.cluster, change.kind.resource, change.namespace, change.name)
+                if change.action == "create" and key in deleted:
+                    # A dry-run delete removed nothing: the server would only say it exists.
+                    step.answer = "not sent: it exists until the delete above is applied"
+                    continue
+                if change.action == "delete":
+                    deleted.add(key)
+                with self._writer(change.cluster) as writer:
+                    step.answer = _answer(_send(writer, change, dry_run=True))
 
     def apply(
         self,
@@ -147,10 +216,22 @@ class Fixer:
         index = 0
         while index < len(report.steps):
             step = report.steps[index]
-            entry = journal.record(fix.id, step.change)
-            with self._writer(step.change.cluster) as writer:
-                result = _send(writer, step.change, dry_run=False)
-            step.answer = _answer(result)
+            change = step.change
+            if isinstance(change, FileChange) and change.backup is None:
+                # The prior bytes are copied into the run's journal folder: gdoctor never
+                # litters the directory of a bind mount (the machine's own /etc).
+                change = dataclasses.replace(
+                    change, backup=str(journal.folder / "backups" / f"{index}-{_base(change)}")
+                )
+                step.change = change
+            entry = journal.record(fix.id, change)
+            if isinstance(change, KubeChange):
+                with self._writer(change.cluster) as writer:
+                    result = _send(writer, change, dry_run=False)
+                step.answer = _answer(result)
+            else:
+                result = apply_host(change)
+                step.answer = result.message
             if result.ok:
                 entry.state, entry.stored = "applied", result.stored
                 journal.save()
@@ -179,11 +260,16 @@ class Fixer:
 
     def _roll_back(self, applied: list[JournalEntry], journal: Journal) -> None:
         for entry in reversed(applied):
-            if entry.change.irreversible:
+            change = entry.change
+            if change.irreversible:
                 continue
-            with self._writer(entry.change.cluster) as writer:
-                if restore(writer, entry.change).ok:
-                    entry.state = "rolled-back"
+            if isinstance(change, KubeChange):
+                with self._writer(change.cluster) as writer:
+                    restored = restore(writer, change).ok
+            else:
+                restored = restore_host(change, entry.stored).ok
+            if restored:
+                entry.state = "rolled-back"
             journal.save()
 
     def _verify(self, fix: type[Fix], reports: list[FixReport], wait: float) -> None:
@@ -205,14 +291,15 @@ class Fixer:
     def _judge(
         self, fix: type[Fix], seen: Observation, report: FixReport, result: CheckResult | None
     ) -> tuple[str, str]:
-        if result is None or result.status is Status.PASS:
+        if result is None:
             return FIXED, ""
+        context = self._context(seen, report.cluster, result, fix)
+        if result.status is Status.PASS:
+            pending = fix().reconciling(context)
+            return (AWAITING, pending) if pending is not None else (FIXED, "")
         if result.status is not Status.FAIL:
             return STILL_FAILING, f"the check now reports {result.status.value}"
-        view = next(v for v in seen.views if v.name == report.cluster)
-        waiting_for = fix().awaiting(
-            FixContext(view, seen.views, result, self.settings, self.options)
-        )
+        waiting_for = fix().awaiting(context)
         if waiting_for is not None:
             return AWAITING, waiting_for
         return STILL_FAILING, result.findings[0].message if result.findings else ""
@@ -269,6 +356,84 @@ class _Done:
     message = ""
 
 
+# -- host changes -------------------------------------------------------------------------------
+
+
+def _base(change: FileChange) -> str:
+    return change.real_path.rstrip("/").rsplit("/", 1)[-1] or "file"
+
+
+def _preview_host(change: HostChange) -> str:
+    from globalnet_doctor.adapters import host
+
+    if isinstance(change, FileChange):
+        problem = host.writable(change.real_path)
+    elif isinstance(change, SysctlChange):
+        problem = host.writable(change.proc_path)
+    else:
+        exists = change.before is None and host.route_exists(change.destination, change.table)
+        problem = f"a route for {change.destination} exists already" if exists else None
+    return "ok" if problem is None else problem
+
+
+def apply_host(change: HostChange) -> Any:
+    """Applies one host change through the adapter; its result says ok, conflict or why not."""
+    from globalnet_doctor.adapters import host
+
+    if isinstance(change, FileChange):
+        return host.write_file(
+            change.real_path,
+            change.before,
+            change.after,
+            change.how is FileWrite.IN_PLACE,
+            change.backup,
+        )
+    if isinstance(change, SysctlChange):
+        return host.write_sysctl(change.proc_path, change.before, change.after)
+    return host.change_route(
+        "add" if change.before is None else "replace",
+        change.destination,
+        change.gateway,
+        change.device,
+        change.table,
+    )
+
+
+def restore_host(change: HostChange, stored: Any) -> Any:
+    """Puts the machine back as it was before ``change``: the file's bytes, the sysctl's value,
+    the route removed (or the replaced one back). Sysctls and routes only from the network
+    namespace the fix ran in, files only when the file is still the one the fix wrote."""
+    from globalnet_doctor.adapters import host
+
+    recorded = stored or {}
+    if isinstance(change, FileChange):
+        return host.restore_file(
+            change.real_path,
+            change.before,
+            change.how is FileWrite.IN_PLACE,
+            recorded.get("identity"),
+        )
+    here = host.network_namespace()
+    if recorded.get("netns") not in (None, here):
+        return host.HostWrite(
+            False,
+            "not in the network namespace the fix ran in (run gdoctor undo where gdoctor fix "
+            "ran, e.g. under the same `ip netns exec`)",
+        )
+    if isinstance(change, SysctlChange):
+        if change.before is None:
+            return host.HostWrite(False, "its prior value was not readable")
+        return host.write_sysctl(change.proc_path, change.after, change.before)
+    if change.before is None:
+        return host.change_route(
+            "del", change.destination, change.gateway, change.device, change.table
+        )
+    prior = change.before
+    return host.change_route(
+        "replace", prior.destination, prior.gateway, prior.interface, prior.table, prior.protocol
+    )
+
+
 def undo(journal: Journal, targets: Sequence[Target], settings: Settings) -> list[str]:
     """Restores every applied, reversible change of the run, newest first; returns one line
     per change saying what happened (irreversible steps are named as such)."""
@@ -282,6 +447,15 @@ def undo(journal: Journal, targets: Sequence[Target], settings: Settings) -> lis
             continue
         if change.irreversible:
             lines.append(f"cannot undo (irreversible): {change.describe()} ({change.why})")
+            continue
+        if not isinstance(change, KubeChange):
+            restored = restore_host(change, entry.stored)
+            if restored.ok:
+                entry.state = "undone"
+                lines.append(f"undone: {change.describe()}")
+            else:
+                lines.append(f"failed to undo {change.describe()}: {restored.message}")
+            journal.save()
             continue
         target = by_name.get(change.cluster)
         if target is None:

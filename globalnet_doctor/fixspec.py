@@ -8,13 +8,15 @@ the adapters with optimistic concurrency, and re-runs the check.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.host import HostFile, HostView, Route
+from globalnet_doctor.host_facts import HostSituation
 from globalnet_doctor.kinds import Kind, Read
-from globalnet_doctor.model import CheckResult
+from globalnet_doctor.model import HOST, CheckResult
 from globalnet_doctor.view import ClusterView, KubeObject
 
 
@@ -56,13 +58,105 @@ class KubeChange:
         return f"{self.action} {self.kind.kind} {where}{self.name} in {self.cluster}"
 
 
-Step = KubeChange
+class FileWrite(enum.StrEnum):
+    RENAME = "rename"
+    """A new file in the same directory renamed over the old one (atomic for readers)."""
+    IN_PLACE = "in-place"
+    """The file's own bytes overwritten and fsynced: a bind mount cannot be renamed over."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """A file of the machine rewritten (or created). ``before`` is its bytes as read (None: it
+    does not exist), the precondition; ``after`` the bytes wanted."""
+
+    path: str
+    """The path judged (as the check names it)."""
+    real_path: str
+    """Where the bytes are written: the path with its symlinks followed."""
+    before: bytes | None
+    after: bytes
+    how: FileWrite
+    why: str
+    backup: str | None = None
+    """Where the prior bytes are copied before the write; None until the fixer puts it in the
+    run's journal folder (a bind mount's directory is not the machine's to write in)."""
+    irreversible: bool = False
+    cluster: ClassVar[str] = HOST
+
+    @property
+    def action(self) -> str:
+        return "create" if self.before is None else "update"
+
+    def describe(self) -> str:
+        where = self.path if self.real_path == self.path else f"{self.path} -> {self.real_path}"
+        return f"{self.action} file {where} ({self.how.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class SysctlChange:
+    """A runtime sysctl set through its /proc/sys file (under ``--root``)."""
+
+    key: str
+    """The /proc/sys path form, ``net/ipv4/conf/all/rp_filter``."""
+    proc_path: str
+    """The file written: ``ROOT/proc/sys/<key>``."""
+    before: str | None
+    after: str
+    why: str
+    irreversible: bool = False
+    cluster: ClassVar[str] = HOST
+    action: ClassVar[str] = "update"
+
+    @property
+    def name(self) -> str:
+        """As ``sysctl`` takes it: dotted, unless a component holds a dot (``eth0.100``)."""
+        parts = self.key.split("/")
+        return self.key if any("." in p for p in parts) else ".".join(parts)
+
+    def describe(self) -> str:
+        return f"set sysctl {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChange:
+    """A route of the machine's main table added (or, when one exists for the same
+    destination, replaced: ``before`` is the route it replaces)."""
+
+    destination: str
+    gateway: str | None
+    device: str | None
+    why: str
+    before: Route | None = None
+    advice: str = ""
+    """How to persist it (printed with the plan): a runtime route is gone after a reboot."""
+    table: int = 254
+    irreversible: bool = False
+    cluster: ClassVar[str] = HOST
+
+    @property
+    def action(self) -> str:
+        return "create" if self.before is None else "update"
+
+    @property
+    def route(self) -> Route:
+        return Route(self.destination, self.table, gateway=self.gateway, interface=self.device)
+
+    def describe(self) -> str:
+        verb = "add" if self.before is None else "replace"
+        return f"{verb} route {self.route.describe()}"
+
+
+HostChange = FileChange | SysctlChange | RouteChange
+Step = KubeChange | FileChange | SysctlChange | RouteChange
 
 
 @dataclass(frozen=True, slots=True)
 class FixOptions:
     node: str | None = None
     recreate_exports: bool = False
+    rp_filter: int = 2
+    """GD601: the mode to set, 2 (loose, as Submariner sets) or 0 (off)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +167,17 @@ class FixContext:
     """The paired check's result for this cluster, with its findings."""
     settings: Settings = field(default_factory=Settings)
     options: FixOptions = field(default_factory=FixOptions)
+    host: HostSituation | None = None
+    """For a host fix: the machine as read (its view, role and owning cluster); the view's
+    ``root`` is ``--root``, under which every file and /proc/sys path lies."""
+    files: Mapping[str, HostFile] = field(default_factory=dict)
+    """The files the fix declared (``Fix.host_files``), byte for byte, by path."""
+
+    @property
+    def host_view(self) -> HostView:
+        if self.host is None or self.host.view is None:
+            raise PlanError("this run did not read the machine gdoctor runs on")
+        return self.host.view
 
 
 class Fix:
@@ -92,12 +197,24 @@ class Fix:
         """Reads the plan needs beyond those of its check."""
         return ()
 
+    @classmethod
+    def host_files(cls, host: HostSituation, settings: Settings) -> Sequence[str]:
+        """Files of the machine the plan needs byte for byte (absolute paths, under
+        ``--root``); the fixer reads them into ``FixContext.files``."""
+        return ()
+
     def plan(self, ctx: FixContext) -> list[Step]:
         raise NotImplementedError
 
     def awaiting(self, ctx: FixContext) -> str | None:
         """After applying, when the check still fails: what must still react (a controller),
         if the configuration itself is now right; None means the fix did not cure it."""
+        return None
+
+    def reconciling(self, ctx: FixContext) -> str | None:
+        """After applying, when the check passes: what a controller must still do before the
+        repair reaches what the check cannot see (GD301: Globalnet re-allocating the exports it
+        re-triggered, which GD302 judges); None means fixed."""
         return None
 
 

@@ -224,6 +224,23 @@ class ResolvConf:
     """Why the file could not be read: ``permission denied``, ``no such file``."""
 
 
+@dataclass(frozen=True, slots=True)
+class HostFile:
+    """A file a host fix rewrites, read byte for byte (``ResolvConf.text`` is decoded text)."""
+
+    path: str
+    """The path as judged (``/etc/resolv.conf``, or under ``--root``)."""
+    real_path: str
+    """Where its bytes live: the path with every symlink followed."""
+    data: bytes | None = None
+    """None when the file does not exist (or could not be read: see ``error``)."""
+    symlink_target: str | None = None
+    mount_point: bool = False
+    """The file itself is a mount point: a bind mount, as ``ip netns exec`` and container
+    runtimes make for resolv.conf. Renaming onto it fails (EBUSY): it is written in place."""
+    error: str | None = None
+
+
 RESOLV_CONF_MAX_NAMESERVERS = 3
 """glibc's MAXNS: nameserver lines after the third are ignored."""
 

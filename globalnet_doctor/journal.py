@@ -7,6 +7,8 @@ One folder per run under ``$XDG_STATE_HOME/gdoctor/journal/<run-id>/`` holding
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
 import secrets
@@ -16,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from globalnet_doctor.errors import UsageError
-from globalnet_doctor.fixspec import KubeChange
+from globalnet_doctor.fixspec import (
+    FileChange,
+    FileWrite,
+    HostChange,
+    KubeChange,
+    RouteChange,
+    Step,
+    SysctlChange,
+)
+from globalnet_doctor.host import Route
 from globalnet_doctor.kinds import Kind
 
 JOURNAL_VERSION = 1
@@ -48,7 +59,7 @@ def kind_from_json(data: dict[str, Any]) -> Kind:
 @dataclass
 class JournalEntry:
     fix: str
-    change: KubeChange
+    change: Step
     state: str = "planned"
     """planned → applied, or failed; applied → rolled-back or undone."""
     stored: Any = None
@@ -56,6 +67,13 @@ class JournalEntry:
 
     def to_json(self) -> dict[str, Any]:
         change = self.change
+        if not isinstance(change, KubeChange):
+            return {
+                "fix": self.fix,
+                "host": host_change_to_json(change),
+                "state": self.state,
+                "stored": self.stored,
+            }
         return {
             "fix": self.fix,
             "cluster": change.cluster,
@@ -73,6 +91,10 @@ class JournalEntry:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JournalEntry:
+        if "host" in data:
+            return cls(
+                data["fix"], host_change_from_json(data["host"]), data["state"], data["stored"]
+            )
         change = KubeChange(
             cluster=data["cluster"],
             kind=kind_from_json(data["kind"]),
@@ -84,6 +106,86 @@ class JournalEntry:
             irreversible=data["irreversible"],
         )
         return cls(data["fix"], change, data["state"], data.get("stored"))
+
+
+def _bytes_to_json(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _bytes_from_json(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
+def host_change_to_json(change: HostChange) -> dict[str, Any]:
+    """A host change with its prior state: file bytes (base64, byte for byte), the sysctl's
+    value, the route replaced."""
+    if isinstance(change, FileChange):
+        return {
+            "type": "file",
+            "path": change.path,
+            "realPath": change.real_path,
+            "how": change.how.value,
+            "backup": change.backup,
+            "before": _bytes_to_json(change.before),
+            "after": _bytes_to_json(change.after),
+            "why": change.why,
+            "irreversible": change.irreversible,
+        }
+    if isinstance(change, SysctlChange):
+        return {
+            "type": "sysctl",
+            "key": change.key,
+            "procPath": change.proc_path,
+            "before": change.before,
+            "after": change.after,
+            "why": change.why,
+            "irreversible": change.irreversible,
+        }
+    return {
+        "type": "route",
+        "destination": change.destination,
+        "gateway": change.gateway,
+        "device": change.device,
+        "table": change.table,
+        "before": dataclasses.asdict(change.before) if change.before else None,
+        "advice": change.advice,
+        "why": change.why,
+        "irreversible": change.irreversible,
+    }
+
+
+def host_change_from_json(data: dict[str, Any]) -> HostChange:
+    if data["type"] == "file":
+        return FileChange(
+            path=data["path"],
+            real_path=data["realPath"],
+            before=_bytes_from_json(data["before"]),
+            after=_bytes_from_json(data["after"]) or b"",
+            how=FileWrite(data["how"]),
+            why=data["why"],
+            backup=data["backup"],
+            irreversible=data["irreversible"],
+        )
+    if data["type"] == "sysctl":
+        return SysctlChange(
+            data["key"],
+            data["procPath"],
+            data["before"],
+            data["after"],
+            data["why"],
+            data["irreversible"],
+        )
+    before = data.get("before")
+    return RouteChange(
+        destination=data["destination"],
+        gateway=data["gateway"],
+        device=data["device"],
+        why=data["why"],
+        before=Route(**before) if before else None,
+        advice=data.get("advice") or "",
+        table=int(data["table"]),
+        irreversible=data["irreversible"],
+    )
 
 
 @dataclass
@@ -129,7 +231,11 @@ class Journal:
         journal.entries = [JournalEntry.from_json(e) for e in data["entries"]]
         return journal
 
-    def record(self, fix: str, change: KubeChange) -> JournalEntry:
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def record(self, fix: str, change: Step) -> JournalEntry:
         """Journals a change before it is applied (its prior state is in ``change.before``)."""
         entry = JournalEntry(fix, change)
         self.entries.append(entry)

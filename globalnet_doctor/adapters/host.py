@@ -699,6 +699,8 @@ def _replace_by_rename(path: str, data: bytes, like: str | None = None) -> None:
     ``path``: a reader sees the old file or the new one, never a part. Mode and owner follow
     ``like`` (the file replaced) when it exists."""
     directory = os.path.dirname(path) or "."
+    # A file created where its directory is missing (no /etc/sysctl.d yet): make it.
+    os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.gdoctor-{os.getpid()}")
     try:
         with open(temporary, "wb") as handle:
@@ -805,14 +807,19 @@ def change_route(
     gateway: str | None,
     device: str | None,
     table: int = 254,
+    protocol: str | None = None,
 ) -> HostWrite:
-    """``ip route add|replace|del DESTINATION via GATEWAY dev DEVICE`` through netlink."""
+    """``ip route add|replace|del DESTINATION via GATEWAY dev DEVICE`` through netlink
+    (``proto static`` unless ``protocol`` names another, as a route put back on undo does)."""
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 
     try:
         with IPRoute() as ipr:
             fields: dict[str, Any] = {"dst": destination, "table": table}
+            numbers = {name: number for number, name in _PROTOCOLS.items()}
+            if protocol in numbers:
+                fields["proto"] = numbers[protocol]
             if gateway:
                 fields["gateway"] = gateway
             if device:
@@ -847,6 +854,6 @@ def writable(path: str) -> str | None:
     if os.path.exists(path):
         return None if os.access(path, os.W_OK) else f"{path} is not writable"
     directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        return f"no directory {directory}"
+    while not os.path.isdir(directory) and directory not in ("/", "."):
+        directory = os.path.dirname(directory)  # created on the way
     return None if os.access(directory, os.W_OK) else f"{directory} is not writable"

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from globalnet_doctor.fixer import FixReport, StepReport
+from globalnet_doctor.fixspec import FileChange, HostChange, KubeChange, SysctlChange
 
 PLAN_SCHEMA_VERSION = 1
 _HIDDEN_METADATA = (
@@ -32,8 +33,32 @@ def _shown(obj: Any) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+def _text_lines(data: bytes | None) -> list[str]:
+    if data is None:
+        return []
+    # surrogateescape: a byte that is not UTF-8 is shown, never a reason to fail.
+    return data.decode("utf-8", "surrogateescape").splitlines(keepends=True)
+
+
+def host_diff(change: HostChange) -> str:
+    """Files as a unified diff; a sysctl or a route as one ``before → after`` line."""
+    if isinstance(change, FileChange):
+        before, after = _text_lines(change.before), _text_lines(change.after)
+        fromfile = f"a{change.real_path}" if change.before is not None else "/dev/null"
+        diff = difflib.unified_diff(before, after, fromfile, f"b{change.real_path}")
+        # A last line without a newline still ends its line in the diff, as `diff` marks it.
+        missing = "\n\\ No newline at end of file\n"
+        return "".join(x if x.endswith("\n") else x + missing for x in diff)
+    if isinstance(change, SysctlChange):
+        return f"{change.name}: {change.before} → {change.after}\n"
+    replaced = change.before.describe() if change.before is not None else "(none)"
+    return f"route {change.destination}: {replaced} → {change.route.describe()}\n"
+
+
 def step_diff(step: StepReport) -> str:
     change = step.change
+    if not isinstance(change, KubeChange):
+        return host_diff(change)
     where = f"{change.namespace}/" if change.namespace else ""
     label = f"{change.cluster}/{change.kind.kind}/{where}{change.name}"
     before = _shown(change.before)
@@ -58,6 +83,9 @@ def render_text(reports: Sequence[FixReport], run_id: str | None = None) -> str:
             diff = step_diff(step)
             if diff and change.action != "delete":
                 lines.extend("    " + line for line in diff.rstrip("\n").split("\n"))
+            advice = getattr(change, "advice", "")
+            if advice:
+                lines.append(f"    to persist it: {advice}")
     if run_id:
         lines.append("")
         lines.append(f"journal: run {run_id} (gdoctor undo {run_id})")
@@ -84,8 +112,52 @@ def plan_to_dict(reports: Sequence[FixReport], mode: str, run_id: str | None) ->
     }
 
 
+def _host_step(step: StepReport, change: HostChange) -> dict[str, Any]:
+    """A host step keeps every key a Kubernetes step has (kind ``File``, ``Sysctl`` or
+    ``Route``; apiVersion and namespace null) and adds ``host`` with its details."""
+    details: dict[str, Any]
+    if isinstance(change, FileChange):
+        kind, name = "File", change.path
+        details = {
+            "type": "file",
+            "path": change.path,
+            "realPath": change.real_path,
+            "how": change.how.value,
+            "backup": change.backup,
+        }
+    elif isinstance(change, SysctlChange):
+        kind, name = "Sysctl", change.name
+        details = {"type": "sysctl", "key": change.name, "before": change.before}
+        details["after"] = change.after
+    else:
+        kind, name = "Route", change.destination
+        details = {
+            "type": "route",
+            "destination": change.destination,
+            "gateway": change.gateway,
+            "device": change.device,
+            "replaces": change.before.describe() if change.before is not None else None,
+            "persist": change.advice or None,
+        }
+    return {
+        "action": change.action,
+        "cluster": change.cluster,
+        "apiVersion": None,
+        "kind": kind,
+        "namespace": None,
+        "name": name,
+        "why": change.why,
+        "irreversible": change.irreversible,
+        "diff": host_diff(change),
+        "answer": step.answer or None,
+        "host": details,
+    }
+
+
 def _step(step: StepReport) -> dict[str, Any]:
     change = step.change
+    if not isinstance(change, KubeChange):
+        return _host_step(step, change)
     obj = change.after if change.after is not None else change.before
     return {
         "action": change.action,

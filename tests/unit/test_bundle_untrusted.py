@@ -114,7 +114,7 @@ def test_truncated_and_corrupt_archives(tmp_path):
     whole = archive(tmp_path / "b.tar.gz", good_entries()).read_bytes()
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(BundleError, match="truncated or corrupt|not a gdoctor bundle"):
+    with pytest.raises(BundleError, match=r"truncated or corrupt|not a gdoctor bundle"):
         read_bundle(truncated)
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(b"this is not an archive")
@@ -124,7 +124,7 @@ def test_truncated_and_corrupt_archives(tmp_path):
     plain.write_bytes(gzip.compress(b"not a tar stream either" * 100))
     with pytest.raises(BundleError):
         read_bundle(plain)
-    with pytest.raises(BundleError, match="has no manifest.json"):
+    with pytest.raises(BundleError, match=r"has no manifest\.json"):
         read_bundle(archive(tmp_path / "nomanifest.tar.gz", [({"name": "report.json"}, b"{}")]))
 
 
