@@ -79,7 +79,8 @@ def with_flag_value(words: list[Any], flag: str, value: str) -> bool:
     return False
 
 
-def _lists(container: dict[str, Any]) -> list[list[Any]]:
+def _command_line(container: dict[str, Any]) -> list[list[Any]]:
+    """The container's ``command`` and ``args`` lists, in the order the process sees them."""
     return [container[key] for key in ("command", "args") if isinstance(container.get(key), list)]
 
 
@@ -87,7 +88,7 @@ def _webhook_container(containers: Sequence[dict[str, Any]], deployment: str) ->
     """The container to give a flag it lacks: the one that passes the webhook's other flags,
     else the only one, else the one named like upstream's."""
     for container in containers:
-        words = [str(w) for words in _lists(container) for w in words]
+        words = [str(w) for words in _command_line(container) for w in words]
         if any(w == f or w.startswith(f"{f}=") for w in words for f in _WEBHOOK_FLAGS):
             return container
     if len(containers) == 1:
@@ -108,12 +109,12 @@ def add_flag_value(template_spec: dict[str, Any], flag: str, value: str, deploym
     Returns what changed, for the step's reason."""
     containers: list[dict[str, Any]] = list(template_spec.get("containers") or [])
     for container in reversed(containers):
-        for words in reversed(_lists(container)):
+        for words in reversed(_command_line(container)):
             if with_flag_value(words, flag, value):
                 return f"add {value} to {flag}"
     container = _webhook_container(containers, deployment)
-    # The flag goes at the end of the command line: ``args`` when the container has them,
-    # else ``command`` when that is where the flags live (a new ``args`` is appended to it).
+    # At the end of the command line: in ``args`` when the container has them (or neither
+    # list), else in ``command``, where its flags then live.
     key = "args" if "args" in container or "command" not in container else "command"
     words = container.setdefault(key, [])
     if not isinstance(words, list):
