@@ -188,6 +188,45 @@ def gdoctor_process(lab: Lab) -> tuple[float, int]:
     return elapsed, max(peak, before) // 1024
 
 
+def bundle_seconds(lab: Lab, path: Path) -> float:
+    """`gdoctor bundle` of every check, in-process from the read to the written archive."""
+    from globalnet_doctor.collect import collect
+    from globalnet_doctor.config import Settings
+    from globalnet_doctor.host_facts import HostMode
+    from globalnet_doctor.kubeconfig import resolve_targets
+    from globalnet_doctor.registry import load_registry
+    from globalnet_doctor.runner import HostOptions, RunOptions
+
+    checks = load_registry().checks
+    targets = resolve_targets(str(lab.kubeconfig), ()).targets
+    options = RunOptions(settings=Settings(request_timeout=60), host=HostOptions(HostMode.OFF))
+    path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    collect(checks, targets, options, path)
+    return time.perf_counter() - started
+
+
+def offline_process(path: Path) -> float:
+    """`gdoctor check --all --bundle` as a process, from entry to exit (imports included)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "globalnet_doctor",
+            "check",
+            "--all",
+            "--bundle",
+            str(path),
+            "-o",
+            "json",
+        ],
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=2000)
@@ -203,11 +242,15 @@ def main() -> None:
             lab.apply_many(cluster, exported_services(cluster, args.services))
         loading = time.perf_counter() - loading
         lab.settle()
-        floors, doctors = [], []
+        floors, doctors, bundles, offline = [], [], [], []
+        archive = Path(workdir) / "bench-bundle.tar.gz"
         for _ in range(args.rounds):
             floors.append(floor_seconds(lab))
             doctors.append(gdoctor_seconds(lab))
+            bundles.append(bundle_seconds(lab, archive))
+            offline.append(offline_process(archive))
         wall, peak_mib = gdoctor_process(lab)
+        archive_kib = archive.stat().st_size // 1024
     floor, doctor = min(floors), min(doctors)
     rows = [
         ("exported services per cluster", f"{args.services} (x3 clusters, 5 objects each)"),
@@ -222,6 +265,16 @@ def main() -> None:
         (
             "median of the rounds, floor / gdoctor",
             f"{statistics.median(floors) * 1000:.0f} / {statistics.median(doctors) * 1000:.0f} ms",
+        ),
+        (
+            f"gdoctor bundle (all checks), read to archive, best of {args.rounds}",
+            f"{min(bundles) * 1000:.0f} ms",
+        ),
+        ("ratio bundle / floor (target <= 2.0)", f"{min(bundles) / floor:.2f}"),
+        ("bundle archive size", f"{archive_kib} KiB"),
+        (
+            f"offline check --all --bundle as a process, entry to exit, best of {args.rounds}",
+            f"{min(offline) * 1000:.0f} ms",
         ),
         ("loading the lab (not measured against the target)", f"{loading:.1f} s"),
     ]
