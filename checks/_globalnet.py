@@ -15,6 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from globalnet_doctor import facts, kinds
@@ -133,6 +134,25 @@ def condition(obj: KubeObject, kind: str) -> Mapping[str, Any] | None:
 
 def allocated_ip(giip: KubeObject) -> str:
     return str((giip.get("status") or {}).get("allocatedIP") or "")
+
+
+RETRIGGER_ANNOTATION = "gdoctor.io/retrigger"
+"""Set on an exported Service to make Globalnet retry it (a Service update requeues its
+GlobalIngressIP); its value is when, as unix seconds or RFC 3339."""
+
+
+def moment(value: object) -> datetime | None:
+    """Unix seconds or an RFC 3339 time, as a UTC datetime; None when neither."""
+    text = str(value or "").strip()
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from ._globalnet import (
     HEADLESS_WITHOUT_SELECTOR_SUPPORTED,
     INTERNAL_SERVICE_LABEL,
     INTERNAL_SERVICES,
+    RETRIGGER_ANNOTATION,
     Export,
     allocated_ip,
     at_least,
@@ -46,6 +47,7 @@ from ._globalnet import (
     internal_service_name,
     internal_services,
     labels_of,
+    moment,
     name_of,
     namespace_of,
     require_globalnet,
@@ -60,6 +62,19 @@ SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
 SOURCE_NAMESPACE_LABEL = "lighthouse.submariner.io/sourceNamespace"  # slices and imports
 IMPORT_SOURCE_NAME = "lighthouse.submariner.io/sourceName"
 IMPORT_SOURCE_CLUSTER = "lighthouse.submariner.io/sourceCluster"
+
+
+def retriggered_since(export: Export, allocated: KubeObject | None) -> str | None:
+    """The re-trigger annotation on the exported Service when it is newer than the failure
+    (any, when the failure carries no time)."""
+    annotations = ((export.service or {}).get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(RETRIGGER_ANNOTATION)
+    if value is None:
+        return None
+    when, failed = moment(value), moment((allocated or {}).get("lastTransitionTime"))
+    if when is not None and failed is not None and when <= failed:
+        return None
+    return str(value)
 
 
 def _retrigger(export: Export) -> str:
@@ -232,6 +247,17 @@ class GlobalIngressIpMissing(Check):
                     "GD301` repairs an externalip-webhook), then re-trigger: "
                     + _retrigger(export)
                     + ".",
+                )
+            retried = retriggered_since(export, allocated)
+            if state is AdmissionNow.ALLOWS and retried is not None:
+                return self.finding(
+                    f"{prefix}: admission allows it now and it was re-triggered at {retried}; "
+                    f"Globalnet has not allocated it since (awaiting reconciliation){also}",
+                    resources=resources,
+                    evidence={**evidence, "retriggeredAt": retried},
+                    remedy="Wait for Globalnet (kubectl -n "
+                    f"{settings.submariner_namespace} logs ds/{GLOBALNET}); if it retried before "
+                    "admission allowed it, re-trigger again: " + _retrigger(export) + ".",
                 )
             if state is AdmissionNow.ALLOWS:
                 return self.finding(

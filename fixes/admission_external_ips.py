@@ -30,6 +30,7 @@ from globalnet_doctor_checks._admission import (
 )
 from globalnet_doctor_checks._cidrs import Network, parse_network
 from globalnet_doctor_checks._globalnet import (
+    RETRIGGER_ANNOTATION,
     SERVICE_REF_LABEL,
     Export,
     allocated_ip,
@@ -49,7 +50,6 @@ from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Saf
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
-RETRIGGER_ANNOTATION = "gdoctor.io/retrigger"
 """Set on a failed export's Service (or its recreated ServiceExport) to the moment the cluster
 was read: any Service update requeues the GlobalIngressIP, and the value says when gdoctor
 re-triggered it (comparable with the failure condition's lastTransitionTime)."""
