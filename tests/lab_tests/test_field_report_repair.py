@@ -106,9 +106,9 @@ def test_fix_all_repairs_the_configuration_and_awaits_globalnet(lab):
         r for r in after.json()["results"] if r["check"] == "GD302" and r["cluster"] == "member1"
     ]
     assert gd302["status"] == "fail"
-    assert "re-trigger" in gd302["findings"][0]["message"].lower() or "retrigger" in (
-        gd302["findings"][0]["message"].lower()
-    )
+    message = gd302["findings"][0]["message"]
+    assert "admission allows it now and it was re-triggered at" in message
+    assert "awaiting reconciliation" in message
 
 
 def test_with_wait_the_fix_reports_fixed_once_submariner_has_reacted(lab):
