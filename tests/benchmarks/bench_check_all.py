@@ -239,7 +239,12 @@ def main() -> None:
     ):
         loading = time.perf_counter()
         for cluster in lab.clusters:
-            lab.apply_many(cluster, exported_services(cluster, args.services))
+            objects = exported_services(cluster, args.services)
+            services = [o for o in objects if o["kind"] in ("Namespace", "Service")]
+            lab.apply_many(cluster, services, workers=2)
+            lab.apply_many(
+                cluster, [o for o in objects if o["kind"] not in ("Namespace", "Service")]
+            )
         loading = time.perf_counter() - loading
         lab.settle()
         floors, doctors, bundles, offline = [], [], [], []

@@ -372,9 +372,13 @@ class Lab:
             self.register_externalip_webhook(cluster)
         return created
 
-    def apply_many(self, cluster: str, objects: Sequence[Mapping[str, Any]]) -> list[JsonObject]:
-        """apply() for large loads (benchmarks); the same parallel loader."""
-        return self.apply(cluster, objects)
+    def apply_many(
+        self, cluster: str, objects: Sequence[Mapping[str, Any]], workers: int | None = None
+    ) -> list[JsonObject]:
+        """apply() for large loads (benchmarks). Fewer ``workers`` for Services: their
+        clusterIP allocator is one compare-and-swap record, which many parallel creates fight
+        over until the apiserver times them out."""
+        return self._cluster(cluster).loader.apply(objects, workers)
 
     def load(self, scenario: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """apply() for several clusters at once: {"member1": [...], "member2": [...]}."""

@@ -75,7 +75,9 @@ class Loader:
 
     # -- loading -------------------------------------------------------------------------
 
-    def apply(self, objects: Iterable[Mapping[str, Any]]) -> list[JsonObject]:
+    def apply(
+        self, objects: Iterable[Mapping[str, Any]], workers: int | None = None
+    ) -> list[JsonObject]:
         """Creates every object; returns them as stored (after the status write)."""
         items = list(objects)
         for index, obj in enumerate(items):
@@ -92,7 +94,7 @@ class Loader:
                     results[i] = self._create(obj)
                 continue
             self._ensure_namespaces(self._namespaces_needed(obj for _, obj in batch))
-            created = _run_all(lambda pair: self._create(pair[1]), batch, self._workers)
+            created = _run_all(lambda pair: self._create(pair[1]), batch, workers or self._workers)
             results.update((i, obj) for (i, _), obj in zip(batch, created, strict=True))
         return [results[i] for i in range(len(items))]
 
