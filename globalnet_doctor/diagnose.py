@@ -92,10 +92,15 @@ def read_host_situation(
     from globalnet_doctor.adapters.host import HostSource, read_host, send_probes
 
     source = HostSource(options.host.root, options.host.resolv_conf)
-    view = read_host(source, cluster_facts.lookup_addresses())
+    # First without route lookups (one per global IP, costly with thousands of exports):
+    # whether host checks run here needs only the machine's addresses.
+    view = read_host(source, ())
+    found = host_facts.situation(view, cluster_facts, views, settings, mode)
+    if found.applies and view.error is None:
+        view = read_host(source, cluster_facts.lookup_addresses())
+        found = host_facts.situation(view, cluster_facts, views, settings, mode)
     if progress is not None:
         progress("read the machine")
-    found = host_facts.situation(view, cluster_facts, views, settings, mode)
     if found.applies and view.error is None:
         probes = host_probes(checks, views, options, found)
         if probes:

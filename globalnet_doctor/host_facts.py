@@ -351,6 +351,16 @@ def _exported_services(
         return [], held
     service_list = _try_list(view, kinds.SERVICES, unavailable)
     by_name = {_ns_name(s): s for s in service_list}
+    # GlobalIngressIPs by the (namespace, service) they may belong to, so matching stays linear.
+    candidates: dict[tuple[str, str], list[KubeObject]] = {}
+    for giip in ingress_ips:
+        giip_namespace = str(giip["metadata"].get("namespace"))
+        refs = {
+            ((giip.get("spec") or {}).get("serviceRef") or {}).get("name"),
+            (giip["metadata"].get("labels") or {}).get(SERVICE_REF_LABEL),
+        }
+        for ref in refs - {None}:
+            candidates.setdefault((giip_namespace, str(ref)), []).append(giip)
     found: list[GlobalService] = []
     for export in exports:
         namespace = str(export["metadata"].get("namespace"))
@@ -361,9 +371,7 @@ def _exported_services(
         ports = _ports(service)
         headless = (service.get("spec") or {}).get("clusterIP") == "None"
         has_selector = bool((service.get("spec") or {}).get("selector"))
-        for giip in ingress_ips:
-            if giip["metadata"].get("namespace") != namespace:
-                continue
+        for giip in candidates.get((namespace, name), []):
             spec = giip.get("spec") or {}
             labels = giip["metadata"].get("labels") or {}
             serves = (spec.get("serviceRef") or {}).get("name") == name
