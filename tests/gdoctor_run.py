@@ -85,3 +85,29 @@ def assert_golden(name: str, actual: str) -> None:
         path.write_text(actual)
     assert path.exists(), f"no golden {path}; run with GDOCTOR_UPDATE_GOLDENS=1 and review it"
     assert actual == path.read_text(), f"{path} differs (GDOCTOR_UPDATE_GOLDENS=1 to rewrite)"
+
+
+def run_id_of(run: Run) -> str:
+    """The journal run id `gdoctor fix` prints on its last line."""
+    return run.stdout.strip().splitlines()[-1].split()[2]
+
+
+def without_timings(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without what differs between a live run and its replay: the timings."""
+    copy = json.loads(json.dumps(report))
+    copy.pop("startedAt")
+    copy.pop("durationMs")
+    for result in copy["results"]:
+        result.pop("durationMs")
+    return copy
+
+
+def without_server_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object as a fix's undo must restore it: server-managed fields and status left out."""
+    copy = json.loads(json.dumps(obj))
+    for key in ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"):
+        copy["metadata"].pop(key, None)
+    # The apiserver's DaemonSet strategy stamps this on every template change.
+    copy["metadata"].get("annotations", {}).pop("deprecated.daemonset.template.generation", None)
+    copy.pop("status", None)
+    return copy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from lab import ApiError, Lab, LabUnavailable
@@ -54,3 +55,14 @@ def lab(lab_session: Lab) -> Lab:
 
 def load(lab: Lab, scenario: Scenario) -> None:
     lab.load(scenario.objects)
+
+
+@pytest.fixture
+def journal_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fix journals of the test go to its own temporary state directory."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def kubeconfig_args(lab: Lab) -> list[str]:
+    return ["--kubeconfig", str(lab.kubeconfig)]

@@ -8,7 +8,7 @@ import tarfile
 from importlib.resources import files
 
 import pytest
-from gdoctor_run import gdoctor, statuses
+from gdoctor_run import gdoctor, statuses, without_timings
 from make_demo_bundle import DEMO_SCENARIO, record
 from netns.hostlab import HostLab
 from scenario import load_scenario
@@ -16,15 +16,6 @@ from scenario import load_scenario
 pytestmark = pytest.mark.lab
 
 DEMO = files("globalnet_doctor") / "demo" / "field-report.tar.gz"
-
-
-def without_timings(report):
-    copy = json.loads(json.dumps(report))
-    copy.pop("startedAt")
-    copy.pop("durationMs")
-    for result in copy["results"]:
-        result.pop("durationMs")
-    return copy
 
 
 def test_a_host_bundle_replays_to_the_live_results_host_facts_included(host_lab: HostLab, tmp_path):

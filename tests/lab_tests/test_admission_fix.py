@@ -13,15 +13,15 @@ from typing import Any
 
 import jsonschema
 import pytest
-from gdoctor_run import assert_golden, gdoctor, statuses
+from gdoctor_run import assert_golden, gdoctor, run_id_of, statuses, without_server_fields
 from lab import Lab
-from lab_fixtures import load
+from lab_fixtures import kubeconfig_args, load
 from scenario import SCENARIOS, load_scenario
 
 from globalnet_doctor.adapters.kube import USER_AGENT
 from globalnet_doctor.journal import journal_root
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("journal_home")]
 
 PLAN_SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "schemas" / "fix-plan.schema.json").read_text()
@@ -49,16 +49,6 @@ RETRIGGER = "gdoctor.io/retrigger"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
-@pytest.fixture(autouse=True)
-def journal_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-def kc(lab: Lab) -> list[str]:
-    return ["--kubeconfig", str(lab.kubeconfig)]
-
-
 def get(lab: Lab, path: str) -> dict[str, Any]:
     return lab.client("member1").get(path)
 
@@ -66,18 +56,6 @@ def get(lab: Lab, path: str) -> dict[str, Any]:
 def webhook_args(lab: Lab) -> list[str]:
     (container,) = get(lab, DEPLOYMENT)["spec"]["template"]["spec"]["containers"]
     return container["args"]
-
-
-def without_server_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    copy = json.loads(json.dumps(obj))
-    for key in ("resourceVersion", "managedFields", "generation"):
-        copy["metadata"].pop(key, None)
-    copy.pop("status", None)
-    return copy
-
-
-def run_id_of(run) -> str:
-    return run.stdout.strip().splitlines()[-1].split()[2]
 
 
 def plan_for_golden(run) -> str:
@@ -93,7 +71,7 @@ def steps_of(run) -> list[tuple[str, str, bool]]:
 
 
 def gd302_finding(lab: Lab) -> dict[str, Any]:
-    run = gdoctor("check", "GD302", "-o", "json", *kc(lab))
+    run = gdoctor("check", "GD302", "-o", "json", *kubeconfig_args(lab))
     (result,) = [r for r in run.json()["results"] if r["cluster"] == "member1"]
     assert result["status"] == "fail", result
     (finding,) = result["findings"]
@@ -107,7 +85,7 @@ def test_dry_run_sends_every_change_with_dry_run_all_and_changes_nothing(lab):
     load(lab, load_scenario(FIELD_REPORT))
     deployment, service = get(lab, DEPLOYMENT), get(lab, SERVICE)
     earlier = len(lab.audit_events("member1", USER_AGENT))  # the log lasts the whole session
-    run = gdoctor("fix", "GD301", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD301", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     plan = run.json()
     jsonschema.validate(plan, PLAN_SCHEMA)
@@ -143,7 +121,7 @@ def test_the_fix_lets_globalnet_in_retriggers_the_export_and_awaits_globalnet(la
     load(lab, load_scenario(FIELD_REPORT))
     original_deployment, original_service = get(lab, DEPLOYMENT), get(lab, SERVICE)
     original_args = webhook_args(lab)
-    run = gdoctor("fix", "GD301", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
     # Admission allows it now; Globalnet (absent from the lab) must still allocate the IP.
     assert run.code == 4, run.stdout + run.stderr
     assert (
@@ -167,7 +145,7 @@ def test_the_fix_lets_globalnet_in_retriggers_the_export_and_awaits_globalnet(la
 
     # The webhook reads the new arguments: the dry run as Globalnet is admitted now.
     for args in (["GD301"], ["--select", "GD301", "--probes"]):
-        check = gdoctor("check", *args, "-o", "json", *kc(lab))
+        check = gdoctor("check", *args, "-o", "json", *kubeconfig_args(lab))
         assert check.code == 0, check.stdout
         assert statuses(check.json())["GD301"] == dict.fromkeys(lab.clusters, "pass")
     latest = [r for r in lab.webhook_reviews("member1") if r.username == GLOBALNET][-1]
@@ -178,7 +156,7 @@ def test_the_fix_lets_globalnet_in_retriggers_the_export_and_awaits_globalnet(la
     assert finding["evidence"]["admissionNow"] == "allows"
     assert "re-trigger" in finding["message"]
 
-    again = gdoctor("fix", "GD301", "--yes", *kc(lab))
+    again = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
     assert (again.code, again.stdout) == (0, "nothing to fix: no selected check fails\n")
 
     undo = gdoctor("undo", run_id_of(run))
@@ -190,13 +168,13 @@ def test_the_fix_lets_globalnet_in_retriggers_the_export_and_awaits_globalnet(la
     ]
     assert without_server_fields(get(lab, DEPLOYMENT)) == without_server_fields(original_deployment)
     assert without_server_fields(get(lab, SERVICE)) == without_server_fields(original_service)
-    check = gdoctor("check", "GD301", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD301", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD301"]["member1"] == "fail"
 
 
 def test_globalnet_is_added_to_the_usernames_and_with_no_failed_export_it_is_fixed(lab):
     load(lab, load_scenario(USERNAME_MISSING))
-    run = gdoctor("fix", "GD301", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert "GD301 externalips-admission-denied on member1 [disruptive]: fixed" in run.stdout
     assert webhook_args(lab) == [
@@ -275,11 +253,11 @@ def test_wait_reports_fixed_once_globalnet_has_allocated_the_global_ip(
 ):
     load(lab, load_scenario(FIELD_REPORT))
     submariner_plays_its_part.set()
-    run = gdoctor("fix", "GD301", "--yes", "--wait", "45s", *kc(lab))
+    run = gdoctor("fix", "GD301", "--yes", "--wait", "45s", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert "GD301 externalips-admission-denied on member1 [disruptive]: fixed" in run.stdout
     assert "waiting for member1" in run.stderr  # it was awaiting Globalnet before
-    check = gdoctor("check", "GD301", "GD302", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD301", "GD302", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD302"]["member1"] == "pass"
 
 
@@ -290,7 +268,9 @@ def test_recreate_exports_deletes_and_recreates_the_service_export_irreversibly(
     load(lab, load_scenario(FIELD_REPORT))
     original = get(lab, EXPORT)
 
-    preview = gdoctor("fix", "GD301", "--recreate-exports", "--dry-run", "-o", "json", *kc(lab))
+    preview = gdoctor(
+        "fix", "GD301", "--recreate-exports", "--dry-run", "-o", "json", *kubeconfig_args(lab)
+    )
     assert preview.code == 1, preview.stdout
     (fix,) = preview.json()["fixes"]
     assert [(s["action"], s["kind"], s["irreversible"], s["answer"]) for s in fix["steps"]] == [
@@ -301,7 +281,9 @@ def test_recreate_exports_deletes_and_recreates_the_service_export_irreversibly(
     ]
     assert get(lab, EXPORT)["metadata"]["uid"] == original["metadata"]["uid"]
 
-    run = gdoctor("fix", "GD301", "--recreate-exports", "--yes", "-o", "json", *kc(lab))
+    run = gdoctor(
+        "fix", "GD301", "--recreate-exports", "--yes", "-o", "json", *kubeconfig_args(lab)
+    )
     assert run.code == 4, run.stdout + run.stderr
     assert steps_of(run) == [
         ("update", "Deployment", False),
@@ -346,7 +328,7 @@ def test_recreate_exports_deletes_and_recreates_the_service_export_irreversibly(
 def test_rbac_refusing_globalnet_is_not_this_fixs_and_nothing_changes(lab):
     load(lab, load_scenario(NO_RBAC))
     before = get(lab, DEPLOYMENT)
-    run = gdoctor("fix", "GD301", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
     assert run.code == 2, run.stdout + run.stderr
     assert "GD301 externalips-admission-denied on member1 [disruptive]: not planned" in run.stdout
     assert "for a reason this fix does not repair" in run.stdout
@@ -396,7 +378,7 @@ def test_admission_denying_a_step_is_reported_by_the_dry_run_and_nothing_changes
         'admission webhook "validate-externalip.webhook.svc" denied the request: '
         "user admin is not alllowed to specify externalIP"
     )
-    run = gdoctor("fix", "GD301", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD301", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     (fix,) = run.json()["fixes"]
     answers = [(s["kind"], s["answer"]) for s in fix["steps"]]
@@ -410,7 +392,7 @@ def test_admission_denying_a_step_is_reported_by_the_dry_run_and_nothing_changes
     )
 
     # Applied anyway, the denied step rolls back the webhook change made before it.
-    applied = gdoctor("fix", "GD301", "--yes", *kc(lab))
+    applied = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
     assert applied.code == 3, applied.stdout
     assert "failed, rolled back" in applied.stdout
     assert denial in applied.stdout

@@ -13,7 +13,7 @@ import sys
 import tarfile
 
 import pytest
-from gdoctor_run import gdoctor, statuses
+from gdoctor_run import gdoctor, statuses, without_timings
 from lab_fixtures import load
 from scenario import SCENARIOS, load_scenario
 
@@ -27,15 +27,6 @@ PLANTED = {
     "secret data": "planted-secret-data-c0ffee",
     "jwt": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwbGFudGVkIn0.c2lnbmF0dXJlLXBsYW50ZWQ",
 }
-
-
-def without_timings(report):
-    copy = json.loads(json.dumps(report))
-    copy.pop("startedAt")
-    copy.pop("durationMs")
-    for result in copy["results"]:
-        result.pop("durationMs")
-    return copy
 
 
 def make_bundle(lab, tmp_path, *args):

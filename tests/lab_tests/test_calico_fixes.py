@@ -10,13 +10,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from gdoctor_run import assert_golden, gdoctor, statuses
+from gdoctor_run import assert_golden, gdoctor, run_id_of, statuses, without_server_fields
 from lab import LAB_CRDS, ApiError, Lab
 from lab.crds import crd_manifest, is_established
-from lab_fixtures import load
+from lab_fixtures import kubeconfig_args, load
 from scenario import SCENARIOS, load_scenario
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("journal_home")]
 
 PLAN_SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "schemas" / "fix-plan.schema.json").read_text()
@@ -43,12 +43,6 @@ GLOBALNET_OFF = SCENARIOS / "GD203" / "globalnet-off-only-global-pools-FAIL"
 
 
 @pytest.fixture(autouse=True)
-def journal_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture(autouse=True)
 def no_pools_left_by_gdoctor(lab_session: Lab) -> Iterator[None]:
     """The lab's reset removes only what it loaded: pools a fix created (and an undo that did
     not run left) would leak into later tests."""
@@ -62,22 +56,8 @@ def no_pools_left_by_gdoctor(lab_session: Lab) -> Iterator[None]:
                     raise
 
 
-def kc(lab):
-    return ["--kubeconfig", str(lab.kubeconfig)]
-
-
 def get(lab, cluster, path):
     return lab.client(cluster).get(path)
-
-
-def without_server_fields(obj):
-    copy = json.loads(json.dumps(obj))
-    for key in ("resourceVersion", "managedFields", "generation", "uid", "creationTimestamp"):
-        copy["metadata"].pop(key, None)
-    # The apiserver's DaemonSet strategy stamps this on every template change.
-    copy["metadata"].get("annotations", {}).pop("deprecated.daemonset.template.generation", None)
-    copy.pop("status", None)
-    return copy
 
 
 def calico_objects(lab, cluster):
@@ -102,10 +82,6 @@ def plan_without_run_id(run):
     document = run.json()
     document["runId"] = None
     return json.dumps(document, indent=2) + "\n"
-
-
-def run_id_of(run):
-    return run.stdout.strip().splitlines()[-1].split()[2]
 
 
 def container(daemonset):
@@ -175,7 +151,7 @@ def _wait_until(condition, timeout=30.0):
 def test_gd201_is_unsafe_and_refused_without_unsafe(lab):
     load(lab, load_scenario(BGP_AND_IPIP))
     before = calico_objects(lab, "member2")
-    run = gdoctor("fix", "GD201", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD201", "--yes", *kubeconfig_args(lab))
     assert run.code == 2, run.stdout + run.stderr
     assert "GD201 is unsafe" in run.stderr
     assert "--unsafe" in run.stderr
@@ -185,7 +161,7 @@ def test_gd201_is_unsafe_and_refused_without_unsafe(lab):
 def test_gd201_dry_run_plans_pools_configmap_then_daemonset(lab):
     load(lab, load_scenario(BGP_AND_IPIP))
     before = calico_objects(lab, "member2")
-    run = gdoctor("fix", "GD201", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD201", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     plan = run.json()
     jsonschema.validate(plan, PLAN_SCHEMA)
@@ -213,7 +189,7 @@ def test_gd201_dry_run_plans_pools_configmap_then_daemonset(lab):
 def test_gd201_switches_to_vxlan_is_idempotent_and_undoes(lab, scenario, cluster):
     load(lab, load_scenario(scenario))
     original = calico_objects(lab, cluster)
-    run = gdoctor("fix", "GD201", "--yes", "--unsafe", *kc(lab))
+    run = gdoctor("fix", "GD201", "--yes", "--unsafe", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert f"GD201 calico-not-vxlan on {cluster} [unsafe]: fixed" in run.stdout
 
@@ -230,11 +206,11 @@ def test_gd201_switches_to_vxlan_is_idempotent_and_undoes(lab, scenario, cluster
         ["/bin/calico-node", "-felix-live"],
         ["/bin/calico-node", "-felix-ready"],
     ]
-    check = gdoctor("check", "GD201", "GD202", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD201", "GD202", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD201"][cluster] == "pass"
     assert statuses(check.json())["GD202"][cluster] == "pass"
 
-    again = gdoctor("fix", "GD201", "--yes", "--unsafe", *kc(lab))
+    again = gdoctor("fix", "GD201", "--yes", "--unsafe", *kubeconfig_args(lab))
     assert (again.code, again.stdout) == (0, "nothing to fix: no selected check fails\n")
 
     undo = gdoctor("undo", run_id_of(run))
@@ -247,7 +223,7 @@ def test_gd201_restarts_calico_node_when_only_the_configmap_changes(lab):
     load(lab, load_scenario(VXLAN_EVERYWHERE))
     lab.client("member2").merge_patch(CONFIGMAP, {"data": {"calico_backend": "bird"}})
     before = get(lab, "member2", DAEMONSET)
-    run = gdoctor("fix", "GD201", "--yes", "--unsafe", *kc(lab))
+    run = gdoctor("fix", "GD201", "--yes", "--unsafe", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert get(lab, "member2", CONFIGMAP)["data"]["calico_backend"] == "vxlan"
     # calico-node reads calico_backend only when it starts: the template changes so that the
@@ -264,7 +240,7 @@ def test_gd201_restarts_calico_node_when_only_the_configmap_changes(lab):
 
 def test_gd202_dry_run_plans_one_daemonset_update(lab):
     load(lab, load_scenario(BIRD_PROBES))
-    run = gdoctor("fix", "GD202", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD202", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     plan = run.json()
     jsonschema.validate(plan, PLAN_SCHEMA)
@@ -298,7 +274,7 @@ def test_gd202_dry_run_plans_one_daemonset_update(lab):
 def test_gd202_removes_only_the_bird_flags_and_undoes(lab, scenario, cluster, probes):
     load(lab, load_scenario(scenario))
     original = get(lab, cluster, DAEMONSET)
-    run = gdoctor("fix", "GD202", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD202", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert f"GD202 calico-bird-probes on {cluster} [disruptive]: fixed" in run.stdout
 
@@ -306,10 +282,10 @@ def test_gd202_removes_only_the_bird_flags_and_undoes(lab, scenario, cluster, pr
     assert probe_commands(fixed) == probes
     # Every other field of the DaemonSet is as it was.
     assert without_probe_commands(fixed) == without_probe_commands(original)
-    check = gdoctor("check", "GD202", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD202", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD202"][cluster] == "pass"
 
-    again = gdoctor("fix", "GD202", "--yes", *kc(lab))
+    again = gdoctor("fix", "GD202", "--yes", *kubeconfig_args(lab))
     assert (again.code, again.stdout) == (0, "nothing to fix: no selected check fails\n")
 
     undo = gdoctor("undo", run_id_of(run))
@@ -331,7 +307,7 @@ def without_probe_commands(daemonset):
 
 def test_gd203_dry_run_plans_a_pool_through_v3(lab):
     load(lab, load_scenario(POOL_MISSING))
-    run = gdoctor("fix", "GD203", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD203", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     plan = run.json()
     jsonschema.validate(plan, PLAN_SCHEMA)
@@ -356,14 +332,14 @@ def test_gd203_dry_run_plans_a_pool_through_v3(lab):
 def test_gd203_creates_or_sets_the_pools_is_idempotent_and_undoes(lab, scenario, clusters):
     load(lab, load_scenario(scenario))
     original = {cluster: calico_objects(lab, cluster) for cluster in lab.clusters}
-    run = gdoctor("fix", "GD203", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     for cluster in clusters:
         assert f"GD203 calico-ippools-missing on {cluster} [safe]: fixed" in run.stdout
-    check = gdoctor("check", "GD203", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD203", "-o", "json", *kubeconfig_args(lab))
     assert set(statuses(check.json())["GD203"].values()) == {"pass"}
 
-    again = gdoctor("fix", "GD203", "--yes", *kc(lab))
+    again = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
     assert (again.code, again.stdout) == (0, "nothing to fix: no selected check fails\n")
 
     undo = gdoctor("undo", run_id_of(run))
@@ -374,7 +350,7 @@ def test_gd203_creates_or_sets_the_pools_is_idempotent_and_undoes(lab, scenario,
 
 def test_gd203_creates_through_v3_when_the_calico_api_server_serves_it(lab):
     load(lab, load_scenario(POOL_MISSING))
-    run = gdoctor("fix", "GD203", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     (pool,) = get(lab, "member2", V3_POOLS)["items"]
     assert pool["metadata"]["name"] == "gdoctor-cluster-c-242.2.0.0-16"
@@ -394,14 +370,14 @@ def test_gd203_creates_through_v3_when_the_calico_api_server_serves_it(lab):
 def test_gd203_creates_through_crd_v1_without_the_calico_api_server(lab):
     load(lab, load_scenario(POOL_MISSING))
     with without_calico_api_server(lab, "member2"):
-        run = gdoctor("fix", "GD203", "--yes", *kc(lab))
+        run = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
         assert run.code == 0, run.stdout + run.stderr
         assert "through crd.projectcalico.org/v1" in run.stdout
         pool = get(lab, "member2", f"{CRD_POOLS}/gdoctor-cluster-c-242.2.0.0-16")
         assert pool["apiVersion"] == "crd.projectcalico.org/v1"
         assert pool["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "gdoctor"}
         assert (pool["spec"]["disabled"], pool["spec"]["natOutgoing"]) == (True, False)
-        check = gdoctor("check", "GD203", "-o", "json", *kc(lab))
+        check = gdoctor("check", "GD203", "-o", "json", *kubeconfig_args(lab))
         assert statuses(check.json())["GD203"]["member2"] == "pass"
 
         undo = gdoctor("undo", run_id_of(run))
@@ -417,7 +393,7 @@ def test_gd203_never_disables_the_local_pod_pool(lab):
     # and, as for every plan that cannot be made, nothing is applied anywhere.
     load(lab, load_scenario(GLOBALNET_OFF))
     before = {cluster: calico_objects(lab, cluster) for cluster in lab.clusters}
-    refused = gdoctor("fix", "GD203", "--yes", *kc(lab))
+    refused = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
     assert refused.code == 2, refused.stdout + refused.stderr
     for cluster in ("member1", "member2"):
         assert (
@@ -437,7 +413,7 @@ def test_gd203_refuses_a_pool_that_would_overlap_a_smaller_one(lab):
         "spec": {"cidr": "242.2.0.0/24", "disabled": True, "natOutgoing": False},
     }
     lab.apply("member2", [smaller])
-    refused = gdoctor("fix", "GD203", "--yes", *kc(lab))
+    refused = gdoctor("fix", "GD203", "--yes", *kubeconfig_args(lab))
     assert refused.code == 2, refused.stdout + refused.stderr
     assert (
         "not planned (IPPool cluster-c-part (242.2.0.0/24) lies inside cluster-c's globalCIDR "

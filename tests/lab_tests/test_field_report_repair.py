@@ -7,10 +7,10 @@ import time
 
 import pytest
 from gdoctor_run import gdoctor, statuses
-from lab_fixtures import load
+from lab_fixtures import kubeconfig_args, load
 from scenario import SCENARIOS, load_scenario
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("journal_home")]
 
 FIELD_REPORT = SCENARIOS / "field-report" / "before-repairs-FAIL"
 HEALTHY = SCENARIOS / "field-report" / "after-repairs-PASS"
@@ -31,15 +31,6 @@ CONFIGURATION_CHECKS = (
 )
 NODE_SERVICE = "/api/v1/namespaces/default/services/node"
 RETRIGGER_PREFIX = "gdoctor"
-
-
-@pytest.fixture(autouse=True)
-def journal_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-
-
-def kc(lab):
-    return ["--kubeconfig", str(lab.kubeconfig)]
 
 
 def what_globalnet_creates(cluster: str) -> list[dict]:
@@ -83,7 +74,7 @@ def retriggered(lab) -> bool:
 
 def test_fix_all_repairs_the_configuration_and_awaits_globalnet(lab):
     load(lab, load_scenario(FIELD_REPORT))
-    run = gdoctor("fix", "--all", "--unsafe", "--yes", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "--all", "--unsafe", "--yes", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 4, run.stdout + run.stderr
     outcomes = {(f["fix"], f["cluster"]): f["outcome"] for f in run.json()["fixes"]}
     assert "GD402" not in {fix for fix, _ in outcomes}  # a last resort only when named
@@ -96,7 +87,14 @@ def test_fix_all_repairs_the_configuration_and_awaits_globalnet(lab):
     assert retriggered(lab)
 
     after = gdoctor(
-        "check", "--all", "--probes", "--external-host", "172.16.255.184", "-o", "json", *kc(lab)
+        "check",
+        "--all",
+        "--probes",
+        "--external-host",
+        "172.16.255.184",
+        "-o",
+        "json",
+        *kubeconfig_args(lab),
     )
     table = statuses(after.json())
     failing = {(c, k) for c in CONFIGURATION_CHECKS for k, s in table[c].items() if s == "fail"}
@@ -125,10 +123,12 @@ def test_with_wait_the_fix_reports_fixed_once_submariner_has_reacted(lab):
 
     submariner = threading.Thread(target=globalnet, daemon=True)
     submariner.start()
-    run = gdoctor("fix", "--all", "--unsafe", "--yes", "--wait", "120s", "-o", "json", *kc(lab))
+    run = gdoctor(
+        "fix", "--all", "--unsafe", "--yes", "--wait", "120s", "-o", "json", *kubeconfig_args(lab)
+    )
     submariner.join(5)
     outcomes = {(f["fix"], f["cluster"]): f["outcome"] for f in run.json()["fixes"]}
     assert outcomes["GD301", "member1"] == "fixed", run.stdout
     assert run.code == 0, run.stdout + run.stderr
-    check = gdoctor("check", "GD302", "GD303", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD302", "GD303", "-o", "json", *kubeconfig_args(lab))
     assert "fail" not in {s for per in statuses(check.json()).values() for s in per.values()}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from gdoctor_run import assert_golden, gdoctor, statuses
-from lab_fixtures import load
+from gdoctor_run import assert_golden, gdoctor, run_id_of, statuses, without_server_fields
+from lab_fixtures import kubeconfig_args, load
 from scenario import SCENARIOS, load_scenario
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("journal_home")]
 
 PLAN_SCHEMA = json.loads(
     (Path(__file__).parents[2] / "docs" / "schemas" / "fix-plan.schema.json").read_text()
@@ -22,28 +22,8 @@ NO_GATEWAY = SCENARIOS / "GD401" / "no-gateway-label-FAIL"
 SEVERAL_NODES = SCENARIOS / "GD401" / "several-nodes-none-labelled-FAIL"
 
 
-@pytest.fixture(autouse=True)
-def journal_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-def kc(lab):
-    return ["--kubeconfig", str(lab.kubeconfig)]
-
-
 def get(lab, cluster, path):
     return lab.client(cluster).get(path)
-
-
-def without_server_fields(obj):
-    copy = json.loads(json.dumps(obj))
-    for key in ("resourceVersion", "managedFields", "generation"):
-        copy["metadata"].pop(key, None)
-    # The apiserver's DaemonSet strategy stamps this on every template change.
-    copy["metadata"].get("annotations", {}).pop("deprecated.daemonset.template.generation", None)
-    copy.pop("status", None)
-    return copy
 
 
 def plan_without_run_id(run):
@@ -55,7 +35,7 @@ def plan_without_run_id(run):
 def test_gd101_dry_run_plans_and_changes_nothing(lab):
     load(lab, load_scenario(IPVS))
     before = get(lab, "member2", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy")
-    run = gdoctor("fix", "GD101", "--dry-run", "-o", "json", *kc(lab))
+    run = gdoctor("fix", "GD101", "--dry-run", "-o", "json", *kubeconfig_args(lab))
     assert run.code == 1, run.stdout + run.stderr
     plan = run.json()
     jsonschema.validate(plan, PLAN_SCHEMA)
@@ -78,7 +58,7 @@ def test_gd101_applies_verifies_is_idempotent_and_undoes(lab):
     load(lab, load_scenario(IPVS))
     path = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"
     original = get(lab, "member2", path)
-    run = gdoctor("fix", "GD101", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD101", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout + run.stderr
     assert "GD101 kube-proxy-ipvs on member2 [disruptive]: fixed" in run.stdout
     args = get(lab, "member2", path)["spec"]["template"]["spec"]["containers"][0]["command"]
@@ -86,12 +66,12 @@ def test_gd101_applies_verifies_is_idempotent_and_undoes(lab):
     # No kubelet runs in the lab: the deleted pod stays, marked for deletion.
     pod = get(lab, "member2", "/api/v1/namespaces/kube-system/pods/kube-proxy-member2")
     assert pod["metadata"]["deletionTimestamp"]
-    check = gdoctor("check", "GD101", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD101", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD101"]["member2"] == "pass"
-    again = gdoctor("fix", "GD101", "--yes", *kc(lab))
+    again = gdoctor("fix", "GD101", "--yes", *kubeconfig_args(lab))
     assert (again.code, again.stdout) == (0, "nothing to fix: no selected check fails\n")
 
-    run_id = run.stdout.strip().splitlines()[-1].split()[2]
+    run_id = run_id_of(run)
     undo = gdoctor("undo", run_id)
     assert undo.code == 0, undo.stdout
     assert "cannot undo (irreversible): delete Pod kube-system/kube-proxy-member2" in undo.stdout
@@ -101,7 +81,7 @@ def test_gd101_applies_verifies_is_idempotent_and_undoes(lab):
 
 def test_gd401_labels_the_only_node(lab):
     load(lab, load_scenario(NO_GATEWAY))
-    run = gdoctor("fix", "no-gateway-node", "--yes", *kc(lab))
+    run = gdoctor("fix", "no-gateway-node", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout
     node = get(lab, "member2", "/api/v1/nodes/member2")
     assert node["metadata"]["labels"]["submariner.io/gateway"] == "true"
@@ -109,10 +89,10 @@ def test_gd401_labels_the_only_node(lab):
 
 def test_gd401_on_several_nodes_needs_node(lab):
     load(lab, load_scenario(SEVERAL_NODES))
-    refused = gdoctor("fix", "GD401", "--yes", *kc(lab))
+    refused = gdoctor("fix", "GD401", "--yes", *kubeconfig_args(lab))
     assert refused.code == 2
     assert "name the gateway with --node" in refused.stdout
-    run = gdoctor("fix", "GD401", "--yes", "--node", "member3-worker1", *kc(lab))
+    run = gdoctor("fix", "GD401", "--yes", "--node", "member3-worker1", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout
     labels = get(lab, "member3", "/api/v1/nodes/member3-worker1")["metadata"]["labels"]
     assert labels["submariner.io/gateway"] == "true"
@@ -120,7 +100,7 @@ def test_gd401_on_several_nodes_needs_node(lab):
 
 def test_without_a_terminal_and_without_yes_nothing_is_applied(lab):
     load(lab, load_scenario(NO_GATEWAY))
-    run = gdoctor("fix", "GD401", *kc(lab))
+    run = gdoctor("fix", "GD401", *kubeconfig_args(lab))
     assert run.code == 2
     assert "pass --yes" in run.stderr
     assert (
@@ -176,7 +156,7 @@ def test_a_fix_rbac_forbids_is_a_clear_error_and_nothing_half_applied(lab):
 
 
 def test_fix_of_a_check_without_fix_is_a_usage_error(lab):
-    run = gdoctor("fix", "GD001", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD001", "--yes", *kubeconfig_args(lab))
     assert run.code == 2
     assert "GD001 submariner-not-ready has no fix" in run.stderr
 
@@ -190,7 +170,7 @@ def test_gd502_repoints_the_line_keeps_the_rest_and_restarts_dnsmasq(lab):
     load(lab, load_scenario(DNSMASQ_STALE))
     path = "/api/v1/namespaces/submariner-operator/configmaps/external-dnsmasq"
     before = get(lab, "member1", path)["data"]["upstreamservers"]
-    run = gdoctor("fix", "GD502", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD502", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout
     after = get(lab, "member1", path)["data"]["upstreamservers"]
     assert after == before.replace("/10.96.83.11", "/10.100.48.21")
@@ -200,7 +180,9 @@ def test_gd502_repoints_the_line_keeps_the_rest_and_restarts_dnsmasq(lab):
         "/api/v1/namespaces/submariner-operator/pods/external-dns-cluster-a-7d9f8-abcde",
     )
     assert pod["metadata"]["deletionTimestamp"]
-    assert gdoctor("fix", "GD502", "--yes", *kc(lab)).stdout.startswith("nothing to fix")
+    assert gdoctor("fix", "GD502", "--yes", *kubeconfig_args(lab)).stdout.startswith(
+        "nothing to fix"
+    )
 
 
 @pytest.mark.parametrize("scenario", [COREDNS_STALE, COREDNS_MISSING], ids=["stale", "missing"])
@@ -209,13 +191,13 @@ def test_gd504_rewrites_the_lighthouse_block_and_undo_restores_the_corefile(lab,
     cluster = "member2" if scenario == COREDNS_STALE else "member3"
     path = "/api/v1/namespaces/kube-system/configmaps/coredns"
     original = get(lab, cluster, path)["data"]["Corefile"]
-    run = gdoctor("fix", "GD504", "--yes", *kc(lab))
+    run = gdoctor("fix", "GD504", "--yes", *kubeconfig_args(lab))
     assert run.code == 0, run.stdout
     corefile = get(lab, cluster, path)["data"]["Corefile"]
     assert "clusterset.local:53 {\n    forward . 10.100.48." in corefile
     assert corefile.endswith(original[original.index(".:53 {") :])
-    check = gdoctor("check", "GD504", "-o", "json", *kc(lab))
+    check = gdoctor("check", "GD504", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD504"][cluster] == "pass"
-    run_id = run.stdout.strip().splitlines()[-1].split()[2]
+    run_id = run_id_of(run)
     assert gdoctor("undo", run_id).code == 0
     assert get(lab, cluster, path)["data"]["Corefile"] == original
