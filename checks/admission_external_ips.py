@@ -106,6 +106,10 @@ class ExternalIpsAdmissionDenied(Check):
         result = probe_result(view, settings)
         verdict = result.verdict if result is not None else None
         if result is not None and verdict is Verdict.WEBHOOK_UNREACHABLE:
+            if args is not None and args.problems:
+                # Its arguments alone say it would reject, whether or not a pod answers now.
+                yield self._rejected(ctx, global_cidr, args, failed, result)
+                return
             raise AdmissionWebhookUnreachable(
                 f"the apiserver could not call an admission webhook for the dry-run probe: "
                 f"{result.answer.message}"
@@ -162,7 +166,7 @@ class ExternalIpsAdmissionDenied(Check):
             evidence["probe"] = result.evidence()
         if failures:
             evidence["failedExports"] = failures
-        if result is not None:
+        if result is not None and result.verdict is Verdict.DENIED_BY_ADMISSION:
             message = f"admission rejects the Services Globalnet creates: {result.answer.message}"
         else:
             assert args is not None
@@ -170,8 +174,15 @@ class ExternalIpsAdmissionDenied(Check):
                 f"the externalIP webhook {args.name} would reject the Services Globalnet "
                 f"creates: {'; '.join(args.problems)}"
             )
+            if result is not None and result.verdict is Verdict.WEBHOOK_UNREACHABLE:
+                message += " (the dry-run probe could not reach the webhook to confirm it)"
         if args is not None and args.problems:
             remedy = webhook_remedy(args, global_cidr, settings) + _retrigger_hint(failures)
+            if result is not None and result.verdict is Verdict.WEBHOOK_UNREACHABLE:
+                remedy += (
+                    " The apiserver could not call the webhook either: once its arguments are "
+                    "fixed, its pods must run and answer, or GD301 stays unjudged."
+                )
             return self.finding(
                 message,
                 resources=self._resources(view, args, failed),

@@ -158,9 +158,15 @@ class BundleWriter:
     members: dict[str, bytes] = field(default_factory=dict)
     skipped: list[dict[str, str]] = field(default_factory=list)
 
-    def add_json(self, name: str, data: Any) -> None:
+    def add_json(self, name: str, data: Any, compact: bool = False) -> None:
+        """``compact`` for the large members (what was read): one line, written by json's C
+        encoder, about five times faster than the indented form kept for the small ones."""
         cleaned = scrub(data, name, self.redactions)
-        self.members[name] = (json.dumps(cleaned, indent=1, sort_keys=True) + "\n").encode()
+        if compact:
+            text = json.dumps(cleaned, sort_keys=True, separators=(",", ":"))
+        else:
+            text = json.dumps(cleaned, indent=1, sort_keys=True)
+        self.members[name] = (text + "\n").encode()
 
     def add_text(self, name: str, text: str) -> None:
         self.members[name] = scrub_text(text, name, "$", self.redactions).encode()
@@ -175,7 +181,9 @@ class BundleWriter:
             for read, answer in view.answers.items():
                 member = f"{base}/reads/{_read_file_name(read)}.json"
                 self.add_json(
-                    member, {"read": read_to_json(read), "answer": answer_to_json(answer)}
+                    member,
+                    {"read": read_to_json(read), "answer": answer_to_json(answer)},
+                    compact=True,
                 )
                 reason = answer.unavailable or answer.failed
                 if reason:
@@ -208,7 +216,8 @@ class BundleWriter:
         }
         manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
         temporary = path.with_name(path.name + ".partial")
-        with tarfile.open(temporary, "w:gz") as archive:
+        # Level 6, not tarfile's 9: a few percent larger, several times faster on JSON.
+        with tarfile.open(temporary, "w:gz", compresslevel=6) as archive:
             for name, data in [("manifest.json", manifest_bytes), *sorted(self.members.items())]:
                 info = tarfile.TarInfo(name)
                 info.size = len(data)

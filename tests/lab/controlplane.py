@@ -99,11 +99,16 @@ def start_etcd(tools: Tools, workdir: Path) -> ManagedProcess:
         f"--initial-cluster=lab={peer_url}",
         "--log-level=warn",
         "--logger=zap",
-        # The lab lives minutes; compaction and snapshots would only cost CPU.
-        "--snapshot-count=1000000",
+        # Every Service create rewrites the clusterIP allocator's bitmap (128 KiB for a /12), so
+        # a benchmark's thousands of creates write gigabytes: old revisions are compacted away
+        # and snapshots let etcd drop old WAL files, or the tmpfs fills and etcd dies.
+        "--snapshot-count=5000",
+        "--max-wals=2",
+        "--auto-compaction-mode=periodic",
+        "--auto-compaction-retention=20s",
         "--quota-backend-bytes=4294967296",
     ]
-    tmpfs = f"-t tmpfs -o size=2g,mode=0700 tmpfs {shlex.quote(str(data_dir))}"
+    tmpfs = f"-t tmpfs -o size=4g,mode=0700 tmpfs {shlex.quote(str(data_dir))}"
     setup = (
         f'{shlex.quote(tools.ip)} link set lo up && {shlex.quote(tools.mount)} {tmpfs} && exec "$@"'
     )

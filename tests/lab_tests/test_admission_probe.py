@@ -104,6 +104,34 @@ def test_an_unreachable_webhook_makes_the_check_an_error(lab):
     assert 'failed calling webhook "validate-externalip.webhook.svc"' in error
 
 
+def test_an_unreachable_webhook_with_wrong_arguments_is_a_fixable_fail(lab):
+    """The arguments alone condemn it: `fix GD301` must have something to fix."""
+    scenario = load_scenario(FIELD_REPORT)
+    for obj in scenario.objects["member1"]:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == (
+            "externalip-validation-webhook"
+        ):
+            obj["spec"]["replicas"] = 0
+    load(lab, scenario)
+    run = gdoctor("check", "GD301", "-o", "json", "--kubeconfig", str(lab.kubeconfig))
+    assert run.code == 1, run.stderr
+    (finding,) = result(run.json(), "GD301", "member1")["findings"]
+    assert finding["message"].endswith(
+        "does not cover the global CIDR 242.0.0.0/16 "
+        "(the dry-run probe could not reach the webhook to confirm it)"
+    )
+    assert (
+        'failed calling webhook "validate-externalip.webhook.svc"'
+        in (finding["evidence"]["probe"]["message"])
+    )
+    assert finding["remediation"]["fix"] == "GD301"
+    plan = gdoctor("fix", "GD301", "--dry-run", "-o", "json", "--kubeconfig", str(lab.kubeconfig))
+    assert plan.code == 1, plan.stderr
+    (planned,) = plan.json()["fixes"]
+    assert planned["cluster"] == "member1"
+    assert planned["steps"]
+
+
 def test_once_admission_allows_the_failed_export_is_gd302s(lab):
     load(lab, load_scenario(SCENARIOS / "GD302" / "admission-fixed-awaiting-retrigger-FAIL"))
     run = gdoctor("check", "GD301", "GD302", "-o", "json", "--kubeconfig", str(lab.kubeconfig))
