@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from globalnet_doctor.cli import main
+from globalnet_doctor.cli import run
 
-main()
+run()

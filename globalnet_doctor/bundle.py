@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from globalnet_doctor import __version__
+from globalnet_doctor.gcpause import gc_paused
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
 from globalnet_doctor.redact import Redactions, scrub, scrub_text
 from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
@@ -261,6 +262,10 @@ class Bundle:
             raise BundleError(f"{name} in the bundle is not valid JSON: {exc}") from None
 
     def views(self) -> list[ClusterView]:
+        with gc_paused():
+            return self._views()
+
+    def _views(self) -> list[ClusterView]:
         views = []
         for name in self.manifest.get("clusters", []):
             base = f"clusters/{_safe(name)}"

@@ -105,6 +105,14 @@ def main() -> None:
     """
 
 
+def run() -> None:
+    """The `gdoctor` command: main() in a process of its own."""
+    from globalnet_doctor.gcpause import freeze_after_decoding
+
+    freeze_after_decoding()
+    main()
+
+
 @main.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def list_checks(output: str) -> None:

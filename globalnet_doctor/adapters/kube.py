@@ -24,6 +24,7 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3 import HTTPHeaderDict
 
 from globalnet_doctor import __version__
+from globalnet_doctor.gcpause import gc_paused
 from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
@@ -199,7 +200,7 @@ def read_clusters(
             progress(f"read {target.name}" + ("" if view.reachable else " (unreachable)"))
         return view
 
-    with ThreadPoolExecutor(len(targets), thread_name_prefix="cluster") as pool:
+    with gc_paused(), ThreadPoolExecutor(len(targets), thread_name_prefix="cluster") as pool:
         return list(pool.map(read, targets))
 
 

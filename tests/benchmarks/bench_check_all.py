@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -181,6 +182,7 @@ def gdoctor_process(lab: Lab) -> tuple[float, int]:
             "60",
         ],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         check=False,
     )
     elapsed = time.perf_counter() - started
@@ -222,6 +224,7 @@ def offline_process(path: Path) -> float:
             "json",
         ],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         check=False,
     )
     return time.perf_counter() - started
@@ -232,6 +235,7 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument("--keep-bundle", type=Path, help="copy the bundle made here to this path")
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="gdoctor-bench-") as workdir,
@@ -256,6 +260,8 @@ def main() -> None:
             offline.append(offline_process(archive))
         wall, peak_mib = gdoctor_process(lab)
         archive_kib = archive.stat().st_size // 1024
+        if args.keep_bundle is not None:
+            shutil.copyfile(archive, args.keep_bundle)
     floor, doctor = min(floors), min(doctors)
     rows = [
         ("exported services per cluster", f"{args.services} (x3 clusters, 5 objects each)"),
