@@ -9,13 +9,16 @@ ServiceExport. The re-trigger is planned only where admission will allow the ret
 repairs the webhook, or admission already allowing it) and never while RBAC also forbids
 Globalnet's Service: a retry that fails again is not retried either.
 
-What the fix cannot see: the webhook's pods must roll out with the new arguments (until then
-the dry-run probe is still denied: ``awaiting``), and Globalnet must allocate the re-triggered
-exports' global IPs, which GD302 judges (``reconciling``).
+The webhook's pods must roll out with the new arguments before the retry: in the run that
+repairs the webhook, each re-trigger is sent only once GD301's dry run as Globalnet is admitted
+(``--rollout-timeout``; past it the re-triggers are not sent and the fix is ``awaiting``).
+Globalnet must then allocate the re-triggered exports' global IPs, which GD302 judges
+(``reconciling``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
@@ -25,6 +28,7 @@ from globalnet_doctor_checks._admission import (
     USERNAMES_FLAG,
     Verdict,
     WebhookArgs,
+    admission_probe,
     probe_result,
     webhook_args,
 )
@@ -47,7 +51,7 @@ from globalnet_doctor_checks.admission_external_ips import DENY_SERVICE_EXTERNAL
 from globalnet_doctor import facts, kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.kinds import DryRunCreate, Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
 """Set on a failed export's Service (or its recreated ServiceExport) to the moment the cluster
@@ -217,7 +221,13 @@ class AllowGlobalnetExternalIps(Fix):
         # Globalnet's retry must find admission allowing it: a second failure is final again.
         admission_will_allow = bool(steps) or verdict is Verdict.ADMITTED
         if admission_will_allow and not rbac_forbids:
-            steps.extend(self._retrigger_steps(ctx))
+            retriggers = self._retrigger_steps(ctx)
+            gate = admission_probe(view, settings) if steps else None
+            if gate is not None:
+                # The Deployment update only starts the rollout: until the new pods answer, the
+                # old ones reject the retry, and Globalnet would not retry again.
+                retriggers = [_once_admitted(step, gate, settings) for step in retriggers]
+            steps.extend(retriggers)
         if not steps:
             raise PlanError(self._not_this_fix(ctx))
         return steps
@@ -388,3 +398,17 @@ class AllowGlobalnetExternalIps(Fix):
             "the externalip-webhook Deployment's arguments and re-triggers the exports): "
             + " / ".join(reasons)
         )
+
+
+def _once_admitted(step: Step, gate: DryRunCreate, settings: Settings) -> Step:
+    assert isinstance(step, KubeChange)
+    by_hand = (
+        f"`kubectl -n {step.namespace} annotate service {step.name} "
+        f"{RETRIGGER_ANNOTATION}=$(date +%s) --overwrite`"
+    )
+    return dataclasses.replace(
+        step,
+        once_admitted=gate,
+        why=f"{step.why}. Sent only once a dry run as {globalnet_user(settings)} is admitted "
+        f"(the webhook's new pods answer), waiting at most --rollout-timeout; by hand: {by_hand}",
+    )

@@ -551,6 +551,15 @@ _FIX_EXIT_CODES_HELP = (
     help="GD601: the reverse-path filtering mode to set: 2 loose (as Submariner does), 0 off.",
 )
 @click.option(
+    "--rollout-timeout",
+    "rollout_timeout_text",
+    default="2m",
+    show_default=True,
+    metavar="DURATION",
+    help="GD301: how long the re-trigger waits for the webhook's new pods to admit "
+    "Globalnet's Services.",
+)
+@click.option(
     "--wait",
     "wait_text",
     default="0s",
@@ -606,6 +615,7 @@ def _fix(
     unsafe: bool,
     recreate_exports: bool,
     rp_filter: str,
+    rollout_timeout_text: str,
     wait_text: str,
     output: str,
     **run: Any,
@@ -624,6 +634,7 @@ def _fix(
 
     _setup_logging(run["verbose"], run["log_file"])
     wait = _parse_duration(wait_text)
+    rollout_timeout = _parse_duration(rollout_timeout_text, "--rollout-timeout")
     if fix_all == bool(names):
         raise UsageError("name the fixes to apply (ids or names) or pass --all")
     registry = _registry()
@@ -659,7 +670,12 @@ def _fix(
         checks,
         targets.targets,
         prepared.options.settings,
-        FixOptions(node=node, recreate_exports=recreate_exports, rp_filter=int(rp_filter)),
+        FixOptions(
+            node=node,
+            recreate_exports=recreate_exports,
+            rp_filter=int(rp_filter),
+            rollout_timeout=rollout_timeout,
+        ),
         _Progress(),
         prepared.options.host,
     )

@@ -30,7 +30,7 @@ from globalnet_doctor.fixspec import (
 from globalnet_doctor.host import HostFile
 from globalnet_doctor.host_facts import HostSituation
 from globalnet_doctor.journal import Journal, JournalEntry
-from globalnet_doctor.kinds import plan_reads
+from globalnet_doctor.kinds import DryRunCreate, plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import HOST, CheckResult, Status
 from globalnet_doctor.runner import HostOptions, RunOptions, run_checks
@@ -96,6 +96,8 @@ class Fixer:
         self.progress = progress
         self.host = host or HostOptions()
         """How the machine is read (``--host/--no-host``, ``--root``, ``--resolv-conf``)."""
+        self._admitted: set[tuple[str, DryRunCreate]] = set()
+        """Dry runs admission allowed in this run: later changes waiting on them go at once."""
 
     # -- observing and planning ---------------------------------------------------------
 
@@ -224,6 +226,15 @@ class Fixer:
                     change, backup=str(journal.folder / "backups" / f"{index}-{_base(change)}")
                 )
                 step.change = change
+            if isinstance(change, KubeChange) and change.once_admitted is not None:
+                refused = self._await_admission(change.cluster, change.once_admitted)
+                if refused is not None:
+                    # What was applied is right and stays; the rest waits for a later run.
+                    for later in report.steps[index:]:
+                        later.answer = "not sent: admission does not allow it yet"
+                    report.outcome = AWAITING
+                    report.detail = refused
+                    return
             entry = journal.record(fix.id, change)
             if isinstance(change, KubeChange):
                 with self._writer(change.cluster) as writer:
@@ -257,6 +268,30 @@ class Fixer:
                 f"; rolled back {len(applied)} applied step(s)" if applied else ""
             )
             return
+
+    def _await_admission(self, cluster: str, probe: DryRunCreate) -> str | None:
+        """Polls the dry run until admission allows it (None) or the rollout timeout passes
+        (why not)."""
+        if (cluster, probe) in self._admitted:
+            return None
+        deadline = time.monotonic() + self.options.rollout_timeout
+        who = probe.impersonate_user or "gdoctor"
+        with self._writer(cluster) as writer:
+            while True:
+                answer = writer.probe(probe)
+                if 200 <= answer.status < 300:
+                    self._admitted.add((cluster, probe))
+                    return None
+                if time.monotonic() >= deadline:
+                    return (
+                        f"admission in {cluster} still refuses a dry run as {who} after "
+                        f"{self.options.rollout_timeout:.0f} s ({answer.message}): the steps "
+                        "waiting for it were not sent; each one's why says how to make it by "
+                        "hand once admission allows it"
+                    )
+                if self.progress is not None:
+                    self.progress(f"waiting until admission in {cluster} allows a dry run as {who}")
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
     def _roll_back(self, applied: list[JournalEntry], journal: Journal) -> None:
         for entry in reversed(applied):

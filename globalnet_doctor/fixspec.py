@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from globalnet_doctor.config import Settings
 from globalnet_doctor.host import HostFile, HostView, Route
 from globalnet_doctor.host_facts import HostSituation
-from globalnet_doctor.kinds import Kind, Read
+from globalnet_doctor.kinds import DryRunCreate, Kind, Read
 from globalnet_doctor.model import HOST, CheckResult
 from globalnet_doctor.view import ClusterView, KubeObject
 
@@ -46,6 +46,10 @@ class KubeChange:
     after: KubeObject | None
     why: str
     irreversible: bool = False
+    once_admitted: DryRunCreate | None = None
+    """Sent only once this dry run is admitted. For a change that would fail, and never be
+    retried, while admission still runs an old policy: GD301's re-trigger waits for the
+    webhook's new pods. Not journaled: undoing needs only the objects."""
 
     @property
     def action(self) -> str:
@@ -157,6 +161,8 @@ class FixOptions:
     recreate_exports: bool = False
     rp_filter: int = 2
     """GD601: the mode to set, 2 (loose, as Submariner sets) or 0 (off)."""
+    rollout_timeout: float = 120.0
+    """How long a change made ``once_admitted`` waits for admission to allow its dry run."""
 
 
 @dataclass(frozen=True, slots=True)

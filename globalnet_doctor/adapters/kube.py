@@ -390,6 +390,10 @@ class KubeWriter:
             raise _HttpError(status, reason, _status_message(body))
         return json.loads(body)
 
+    def probe(self, probe: Probe) -> ProbeAnswer:
+        """A server-side dry run, answered as a check's probe is."""
+        return _send_probe(self._connection, probe)
+
     def update(self, kind: Kind, obj: Any, dry_run: bool = False) -> WriteResult:
         """PUT the whole object; its metadata.resourceVersion makes it fail (409) if the object
         changed since it was read, so a concurrent edit is never overwritten."""

@@ -441,6 +441,13 @@ class Lab:
             return []
         return self._webhook.records(cluster)
 
+    def set_webhook_rollout_seconds(self, seconds: float) -> None:
+        """Makes a changed webhook Deployment take `seconds` to roll out, as pods would: the
+        previous arguments answer meanwhile. reset() puts it back to 0 (at once)."""
+        if self._webhook is None:
+            raise LabError("the lab's webhook server is not running")
+        self._webhook.set_rollout_seconds(seconds)
+
     def reset(self, *, everywhere: bool = False) -> None:
         """Deletes what apply() created, in every cluster (namespaces stay: with no namespace
         controller a deleted namespace would stay Terminating forever).
@@ -459,6 +466,7 @@ class Lab:
             self._wait_for_webhook(cluster, called=False)
         if self._webhook is not None:
             self._webhook.clear_records()
+            self._webhook.set_rollout_seconds(0)
 
     def _parallel(self, fn: Callable[[_Cluster], object]) -> None:
         clusters = [self._cluster(name) for name in self.clusters]

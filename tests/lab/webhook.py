@@ -34,6 +34,7 @@ import json
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -137,6 +138,23 @@ class WebhookPolicy:
         return True, "passed svc spec validation"
 
 
+@dataclass(frozen=True)
+class _Rollout:
+    """Which Deployment generation the answering pods run, and the one rolling out since when."""
+
+    running: object
+    policy: WebhookPolicy | None
+    wanted: object
+    since: float
+
+
+def _generation(deployment: Mapping[str, Any] | None) -> object:
+    if deployment is None:
+        return None
+    metadata = deployment.get("metadata") or {}
+    return (metadata.get("uid"), metadata.get("generation"))
+
+
 def _invalid(value: str, detail: str) -> str:
     # field.Invalid(field.NewPath("spec").Child("externalIPs"), value, detail).Error()
     return f'spec.externalIPs: Invalid value: "{value}": {detail}'
@@ -220,6 +238,8 @@ class ExternalIpWebhook:
         self._lock = threading.Lock()
         self._records: list[AdmissionRecord] = []
         self._canaries: dict[str, int] = {}
+        self._rollout_seconds = 0.0
+        self._rollouts: dict[str, _Rollout] = {}
         self._server: _UnixHttpsServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -258,6 +278,36 @@ class ExternalIpWebhook:
     def clear_records(self) -> None:
         with self._lock:
             self._records.clear()
+            self._rollouts.clear()
+
+    def set_rollout_seconds(self, seconds: float) -> None:
+        """How long a changed Deployment takes to roll out: until then the pods started from
+        the previous one keep answering with its arguments (0: at once, the default)."""
+        with self._lock:
+            self._rollout_seconds = seconds
+            self._rollouts.clear()
+
+    def _running_policy(self, cluster: str, deployment: JsonObject | None) -> WebhookPolicy | None:
+        """The policy of the pods answering now: the Deployment's, or during a rollout the
+        previous one's."""
+        generation = _generation(deployment)
+        policy = WebhookPolicy.from_deployment(deployment) if deployment is not None else None
+        now = time.monotonic()
+        with self._lock:
+            rollout = self._rollouts.get(cluster)
+            if rollout is None or self._rollout_seconds <= 0:
+                self._rollouts[cluster] = _Rollout(generation, policy, generation, now)
+                return policy
+            if generation != rollout.wanted:
+                rollout = _Rollout(rollout.running, rollout.policy, generation, now)
+                self._rollouts[cluster] = rollout
+            if rollout.running == generation:
+                return policy
+            if now - rollout.since >= self._rollout_seconds:
+                self._rollouts[cluster] = _Rollout(generation, policy, generation, now)
+                return policy
+        self.log(f"{cluster}: rolling out; the previous pods answer")
+        return rollout.policy
 
     def canaries_seen(self, cluster: str) -> int:
         """How many canary Services from `cluster` reached the webhook so far."""
@@ -274,7 +324,7 @@ class ExternalIpWebhook:
                 self._canaries[cluster] = self._canaries.get(cluster, 0) + 1
             return _answer(review, request, True, "lab canary")
         deployment = self._read_deployment(cluster, WEBHOOK_NAMESPACE, WEBHOOK_DEPLOYMENT)
-        policy = WebhookPolicy.from_deployment(deployment) if deployment is not None else None
+        policy = self._running_policy(cluster, deployment)
         if policy is None:
             self.log(f"{cluster}: no webhook pod would answer; closing the connection")
             return None

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,60 @@ def test_the_fix_lets_globalnet_in_retriggers_the_export_and_awaits_globalnet(la
     assert without_server_fields(get(lab, SERVICE)) == without_server_fields(original_service)
     check = gdoctor("check", "GD301", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD301"]["member1"] == "fail"
+
+
+def _received(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(event["requestReceivedTimestamp"].replace("Z", "+00:00"))
+
+
+def test_the_retrigger_waits_until_the_webhooks_new_pods_admit_globalnet(lab):
+    """Annotated while the old pods still answer, the retry would be rejected again, and
+    Globalnet never retries twice: the re-trigger waits for the rollout."""
+    load(lab, load_scenario(FIELD_REPORT))
+    lab.set_webhook_rollout_seconds(4)
+    earlier = len(lab.audit_events("member1", USER_AGENT))
+    run = gdoctor("fix", "GD301", "--yes", "-o", "json", *kubeconfig_args(lab))
+    assert run.code == 4, run.stdout + run.stderr
+    (fix,) = run.json()["fixes"]
+    assert [(s["kind"], s["answer"]) for s in fix["steps"]] == [
+        ("Deployment", "ok"),
+        ("Service", "ok"),
+    ]
+    # While the previous pods answered, the dry run as Globalnet was denied; then admitted.
+    verdicts = [r.allowed for r in lab.webhook_reviews("member1") if r.username == GLOBALNET]
+    assert verdicts[0] is False
+    assert verdicts[-1] is True
+    assert False in verdicts[1:-1]  # at least one denial after the Deployment was updated
+    events = lab.audit_events("member1", USER_AGENT)[earlier:]
+    (deployment_update,) = [
+        e for e in events if e["verb"] == "update" and e["objectRef"]["resource"] == "deployments"
+    ]
+    (service_update,) = [
+        e for e in events if e["verb"] == "update" and e["objectRef"]["resource"] == "services"
+    ]
+    assert (_received(service_update) - _received(deployment_update)).total_seconds() >= 3
+    assert RETRIGGER in get(lab, SERVICE)["metadata"]["annotations"]
+
+
+def test_past_the_rollout_timeout_the_retrigger_is_not_sent_and_the_fix_awaits(lab):
+    load(lab, load_scenario(FIELD_REPORT))
+    lab.set_webhook_rollout_seconds(600)
+    args = ("fix", "GD301", "--yes", "--rollout-timeout", "2s", *kubeconfig_args(lab))
+    run = gdoctor(*args, "-o", "json")
+    assert run.code == 4, run.stdout + run.stderr
+    (fix,) = run.json()["fixes"]
+    assert fix["outcome"] == "awaiting reconciliation"
+    assert fix["detail"].startswith(
+        f"admission in member1 still refuses a dry run as {GLOBALNET} after 2 s "
+        '(admission webhook "validate-externalip.webhook.svc" denied the request'
+    )
+    assert [(s["kind"], s["answer"]) for s in fix["steps"]] == [
+        ("Deployment", "ok"),
+        ("Service", "not sent: admission does not allow it yet"),
+    ]
+    assert "by hand: `kubectl -n submariner-operator annotate service" in fix["steps"][1]["why"]
+    assert "242.0.0.0/16" in webhook_args(lab)[1]  # the webhook's fix is applied and stays
+    assert RETRIGGER not in (get(lab, SERVICE)["metadata"].get("annotations") or {})
 
 
 def test_globalnet_is_added_to_the_usernames_and_with_no_failed_export_it_is_fixed(lab):
