@@ -1,7 +1,10 @@
 """What the Calico checks share: Calico's presence, its networking backend and its IP pools.
 
 Calico is present when ConfigMap ``kube-system/calico-config`` or DaemonSet
-``kube-system/calico-node`` exists (what the Submariner operator's own detection looks for).
+``kube-system/calico-node`` exists (what the Submariner operator's own detection looks for), or
+DaemonSet ``calico-system/calico-node``, where the Tigera operator installs it and manages it from
+its ``Installation`` (operator.tigera.io): edits to that DaemonSet are reverted, so its fixes go
+through the Installation.
 IP pools are read through both APIs Calico offers: the ``crd.projectcalico.org/v1`` CRDs (always
 there) and the ``projectcalico.org/v3`` API of the Calico API server (optional); either may be
 absent.
@@ -28,9 +31,14 @@ BACKEND_ENV = "CALICO_NETWORKING_BACKEND"
 DEFAULT_BACKEND = "bird"
 """What calico-node runs when nothing sets the backend."""
 
+OPERATOR_NAMESPACE = "calico-system"
+"""Where the Tigera operator runs calico-node."""
+OPERATOR_OWNER = ("operator.tigera.io/v1", "Installation")
+
 PRESENCE_READS = (
     Read(kinds.CONFIGMAPS, NAMESPACE, CONFIGMAP),
     Read(kinds.DAEMONSETS, NAMESPACE, DAEMONSET),
+    Read(kinds.DAEMONSETS, OPERATOR_NAMESPACE, DAEMONSET),
 )
 POOL_KINDS = (kinds.CALICO_IPPOOLS_V3, kinds.CALICO_IPPOOLS_CRD)
 """The v3 API first: where the Calico API server runs, it is what users and Calico write."""
@@ -42,7 +50,30 @@ def calico_config(view: ClusterView) -> KubeObject | None:
 
 
 def calico_node(view: ClusterView) -> KubeObject | None:
-    return view.get(kinds.DAEMONSETS, DAEMONSET, NAMESPACE)
+    """The calico-node DaemonSet: a manifest install's, else the Tigera operator's."""
+    return view.get(kinds.DAEMONSETS, DAEMONSET, NAMESPACE) or view.get(
+        kinds.DAEMONSETS, DAEMONSET, OPERATOR_NAMESPACE
+    )
+
+
+def daemonset_name(daemonset: KubeObject) -> str:
+    metadata = daemonset.get("metadata") or {}
+    return f"{metadata.get('namespace', NAMESPACE)}/{metadata.get('name', DAEMONSET)}"
+
+
+def operator_installation(daemonset: KubeObject | None) -> str | None:
+    """The Tigera operator's Installation that manages calico-node (its owner), or None for a
+    manifest install. A DaemonSet in calico-system counts as the operator's even without the
+    owner reference (a copy made by hand would be unusual)."""
+    if daemonset is None:
+        return None
+    metadata = daemonset.get("metadata") or {}
+    for owner in metadata.get("ownerReferences") or []:
+        if (owner.get("apiVersion"), owner.get("kind")) == OPERATOR_OWNER:
+            return f"Installation {owner.get('name', 'default')}"
+    if metadata.get("namespace") == OPERATOR_NAMESPACE:
+        return "Installation default"
+    return None
 
 
 def calico_present(view: ClusterView) -> bool:
@@ -53,8 +84,8 @@ def require_calico(view: ClusterView) -> None:
     """Raises ``NotApplicable`` (so the check skips) where Calico is not installed."""
     if not calico_present(view):
         raise NotApplicable(
-            f"Calico is not installed (no ConfigMap {NAMESPACE}/{CONFIGMAP} "
-            f"and no DaemonSet {NAMESPACE}/{DAEMONSET})"
+            f"Calico is not installed (no ConfigMap {NAMESPACE}/{CONFIGMAP} and no DaemonSet "
+            f"{DAEMONSET} in {NAMESPACE} or {OPERATOR_NAMESPACE})"
         )
 
 
@@ -98,7 +129,7 @@ def networking_backend(view: ClusterView) -> Backend:
         for container in calico_node_containers(daemonset):
             value = literal_env(container).get(BACKEND_ENV)
             if value:
-                source = f"DaemonSet {NAMESPACE}/{DAEMONSET} env {BACKEND_ENV}"
+                source = f"DaemonSet {daemonset_name(daemonset)} env {BACKEND_ENV}"
                 return Backend(value, source, (kinds.DAEMONSETS, daemonset))
     configmap = calico_config(view)
     if configmap is not None:

@@ -10,14 +10,18 @@ from globalnet_doctor.config import Settings
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+from globalnet_doctor.view import KubeObject
 
 from ._calico import (
     DAEMONSET,
     NAMESPACE,
+    OPERATOR_NAMESPACE,
     PRESENCE_READS,
     calico_node,
     calico_node_containers,
+    daemonset_name,
     networking_backend,
+    operator_installation,
     require_calico,
 )
 
@@ -66,7 +70,10 @@ class CalicoBirdProbes(Check):
         require_calico(view)
         daemonset = calico_node(view)
         if daemonset is None:
-            raise NotApplicable(f"no DaemonSet {NAMESPACE}/{DAEMONSET}, so no probes to judge")
+            raise NotApplicable(
+                f"no DaemonSet {DAEMONSET} in {NAMESPACE} or {OPERATOR_NAMESPACE}, so no probes "
+                "to judge"
+            )
         backend = networking_backend(view)
         if backend.effective not in _BIRDLESS_BACKENDS:
             return  # BIRD runs, so its probes are right
@@ -86,9 +93,22 @@ class CalicoBirdProbes(Check):
                     "container": name,
                     **{probe: _command(container, probe) for probe in flags},
                 },
-                remedy=(
-                    f"Remove only {' and '.join(words)} from the {' and '.join(flags)} command "
-                    f"of container {name} in DaemonSet {NAMESPACE}/{DAEMONSET}; keep the "
-                    "-felix-* flags."
-                ),
+                remedy=_remedy(daemonset, words, flags, name),
             )
+
+
+def _remedy(
+    daemonset: KubeObject, words: Sequence[str], flags: Mapping[str, object], container: str
+) -> str:
+    installation = operator_installation(daemonset)
+    if installation is not None:
+        return (
+            f"calico-node is the Tigera operator's ({installation}), which writes these probes "
+            "from the backend it configures and reverts edits to the DaemonSet: make the "
+            f"Installation's spec.calicoNetwork.bgp agree with the backend (Disabled for "
+            "VXLAN), or upgrade the operator if it already does."
+        )
+    return (
+        f"Remove only {' and '.join(words)} from the {' and '.join(flags)} command of container "
+        f"{container} in DaemonSet {daemonset_name(daemonset)}; keep the -felix-* flags."
+    )

@@ -11,7 +11,7 @@ from globalnet_doctor.config import Settings
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView
+from globalnet_doctor.view import ClusterView, KubeObject
 
 from ._calico import (
     NAMESPACE,
@@ -25,6 +25,7 @@ from ._calico import (
     ip_pools,
     literal_env,
     networking_backend,
+    operator_installation,
     require_calico,
 )
 from ._submariner import require_submariner
@@ -144,11 +145,25 @@ class CalicoNotVxlan(Check):
             "Calico encapsulates with IPIP/BGP, not VXLAN; Submariner is validated with VXLAN only",
             resources=dict.fromkeys(resources),  # the DaemonSet may be named twice
             evidence=evidence,
-            remedy=(
-                "Switch Calico to VXLAN in all four places: ConfigMap "
-                f"{NAMESPACE}/calico-config `calico_backend: vxlan`; calico-node env "
-                "CALICO_IPV4POOL_VXLAN=Always and CALICO_IPV4POOL_IPIP=Never; every pod IPPool "
-                "`vxlanMode: Always`, `ipipMode: Never`. Pod traffic is disrupted while Calico "
-                "switches; then drop -bird-live/-bird-ready from the calico-node probes (GD202)."
-            ),
+            remedy=_remedy(daemonset),
         )
+
+
+def _remedy(daemonset: KubeObject | None) -> str:
+    installation = operator_installation(daemonset)
+    if installation is not None:
+        return (
+            f"Calico is the Tigera operator's ({installation}), which reverts edits to "
+            "calico-node: switch it to VXLAN in the Installation, `spec.calicoNetwork.bgp: "
+            "Disabled` and `encapsulation: VXLAN` on each of its `spec.calicoNetwork.ipPools` "
+            "(`kubectl edit installation default`), and set `vxlanMode: Always`, `ipipMode: "
+            "Never` on any other pod IPPool. The operator then rolls calico-node, probes "
+            "included. Pod traffic is disrupted while Calico switches."
+        )
+    return (
+        "Switch Calico to VXLAN in all four places: ConfigMap "
+        f"{NAMESPACE}/calico-config `calico_backend: vxlan`; calico-node env "
+        "CALICO_IPV4POOL_VXLAN=Always and CALICO_IPV4POOL_IPIP=Never; every pod IPPool "
+        "`vxlanMode: Always`, `ipipMode: Never`. Pod traffic is disrupted while Calico "
+        "switches; then drop -bird-live/-bird-ready from the calico-node probes (GD202)."
+    )

@@ -22,7 +22,7 @@ from globalnet_doctor_checks.calico_bird_probes import BIRD_FLAGS
 from globalnet_doctor_checks.calico_encapsulation import IPIP_ENV
 
 from globalnet_doctor import kinds
-from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
+from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.view import ClusterView, KubeObject
 
 VXLAN_ENV = "CALICO_IPV4POOL_VXLAN"
@@ -155,6 +155,7 @@ class CalicoToVxlan(Fix):
 
     def plan(self, ctx: FixContext) -> list[Step]:
         view = ctx.cluster
+        _refuse_operator_managed(view, "switch Calico to VXLAN")
         steps = _pool_steps(view)
         configmap = _calico.calico_config(view)
         backend_in_configmap: object = None
@@ -244,6 +245,7 @@ class DropBirdProbeFlags(Fix):
             return []
         if _calico.networking_backend(view).effective not in BIRDLESS_BACKENDS:
             return []  # BIRD runs: its probes are right
+        _refuse_operator_managed(view, "edit calico-node's probes")
         after = updated(daemonset)
         for container in _containers(after):
             drop_bird_probe_flags(container)
@@ -254,3 +256,17 @@ class DropBirdProbeFlags(Fix):
             "the DaemonSet controller then restarts every calico-node pod"
         )
         return [_update(view.name, kinds.DAEMONSETS, daemonset, after, why)]
+
+
+def _refuse_operator_managed(view: ClusterView, what: str) -> None:
+    """The Tigera operator reverts edits to the objects it manages: an edit would be undone
+    behind gdoctor's back, so it is not made."""
+    daemonset = _calico.calico_node(view)
+    installation = _calico.operator_installation(daemonset)
+    if daemonset is not None and installation is not None:
+        raise PlanError(
+            f"calico-node in {view.name} (DaemonSet {_calico.daemonset_name(daemonset)}) is "
+            f"managed by the Tigera operator from its {installation}, which reverts edits to "
+            f"it: gdoctor does not {what} behind the operator's back. Change the Installation "
+            "instead, as the check's remedy says"
+        )

@@ -680,8 +680,18 @@ def _fix(
         prepared.options.host,
     )
     preview = [report for f in selected for report in fixer.plan(f)]
-    if any(r.outcome == NOT_PLANNED for r in preview):
+    unplanned = [r for r in preview if r.outcome == NOT_PLANNED]
+    if unplanned:
         _emit_plan(preview, output, "plan", None)
+        others = sorted(
+            {r.cluster for r in preview if r.outcome == PENDING} - {r.cluster for r in unplanned}
+        )
+        where = ", ".join(sorted({f"{r.fix} in {r.cluster}" for r in unplanned}))
+        hint = f"; to fix {', '.join(others)} now, name it with --context" if others else ""
+        click.echo(
+            f"gdoctor: nothing applied: no plan could be made for {where} (reason above){hint}",
+            err=True,
+        )
         return ExitCode.USAGE
     pending = [r for r in preview if r.outcome == PENDING]
     if dry_run or not pending:

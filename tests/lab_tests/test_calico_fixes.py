@@ -34,6 +34,7 @@ BGP_AND_IPIP = SCENARIOS / "GD201" / "ipip-and-bgp-as-installed-FAIL"
 IPIP_ENV_ONLY = SCENARIOS / "GD201" / "ipip-crosssubnet-env-only-FAIL"
 IPIP_POOL_V3 = SCENARIOS / "GD201" / "ipip-pool-through-v3-api-FAIL"
 VXLAN_EVERYWHERE = SCENARIOS / "GD201" / "vxlan-everywhere-PASS"
+OPERATOR_IPIP = SCENARIOS / "GD201" / "operator-installed-calico-on-ipip-FAIL"
 BIRD_PROBES = SCENARIOS / "GD202" / "bird-probes-after-switch-to-vxlan-FAIL"
 SHELL_PROBE = SCENARIOS / "GD202" / "shell-probe-and-literal-backend-env-FAIL"
 POOL_MISSING = SCENARIOS / "GD203" / "remote-global-pool-missing-FAIL"
@@ -233,6 +234,51 @@ def test_gd201_restarts_calico_node_when_only_the_configmap_changes(lab):
     assert template["metadata"]["annotations"] == {"gdoctor/calico-backend": "vxlan"}
     template["metadata"].pop("annotations")
     assert template == before["spec"]["template"]
+
+
+def test_operator_managed_calico_is_found_and_its_fix_is_refused_naming_the_installation(lab):
+    """The Tigera operator reverts edits to calico-node: the finding and the refusal both point
+    at its Installation, and nothing is changed."""
+    load(lab, load_scenario(OPERATOR_IPIP))
+    operator_daemonset = "/apis/apps/v1/namespaces/calico-system/daemonsets/calico-node"
+    before = get(lab, "member2", operator_daemonset)
+    check = gdoctor("check", "GD201", "-o", "json", *kubeconfig_args(lab))
+    (result,) = [r for r in check.json()["results"] if r["cluster"] == "member2"]
+    (finding,) = result["findings"]
+    assert finding["evidence"]["backendSource"] == (
+        "DaemonSet calico-system/calico-node env CALICO_NETWORKING_BACKEND"
+    )
+    assert finding["remediation"]["text"].startswith(
+        "Calico is the Tigera operator's (Installation default), which reverts edits to "
+        "calico-node: switch it to VXLAN in the Installation"
+    )
+    run = gdoctor("fix", "GD201", "--yes", "--unsafe", "-o", "json", *kubeconfig_args(lab))
+    assert run.code == 2, run.stdout + run.stderr
+    (fix,) = run.json()["fixes"]
+    assert (fix["cluster"], fix["outcome"], fix["steps"]) == ("member2", "not planned", [])
+    assert fix["detail"].startswith(
+        "calico-node in member2 (DaemonSet calico-system/calico-node) is managed by the Tigera "
+        "operator from its Installation default, which reverts edits to it"
+    )
+    after = get(lab, "member2", operator_daemonset)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_a_cluster_without_a_plan_stops_the_run_and_says_how_to_fix_the_others(lab):
+    load(lab, load_scenario(OPERATOR_IPIP))
+    lab.client("member1").merge_patch(CONFIGMAP, {"data": {"calico_backend": "bird"}})
+    run = gdoctor("fix", "GD201", "--yes", "--unsafe", *kubeconfig_args(lab))
+    assert run.code == 2, run.stdout + run.stderr
+    assert run.stderr.strip().endswith(
+        "nothing applied: no plan could be made for GD201 in member2 (reason above); "
+        "to fix member1 now, name it with --context"
+    )
+    assert get(lab, "member1", CONFIGMAP)["data"]["calico_backend"] == "bird"
+    only = gdoctor(
+        "fix", "GD201", "--yes", "--unsafe", "--context", "member1", *kubeconfig_args(lab)
+    )
+    assert only.code == 0, only.stdout + only.stderr
+    assert get(lab, "member1", CONFIGMAP)["data"]["calico_backend"] == "vxlan"
 
 
 # -- GD202 ---------------------------------------------------------------------------------
