@@ -16,6 +16,7 @@ from .core import CLUSTERS, Lab, default_binary, iter_objects
 from .crds import LAB_CRDS, CrdSpec
 from .errors import ApiError, LabError, LabStartError, LabUnavailable
 from .fixtures import lab_fixture_factory, lab_required
+from .kubelet import LabKubelet, LogRequest
 from .loader import LOADED_LABEL
 from .webhook import (
     WEBHOOK_DEPLOYMENT,
@@ -38,8 +39,10 @@ __all__ = [
     "KubeClient",
     "Lab",
     "LabError",
+    "LabKubelet",
     "LabStartError",
     "LabUnavailable",
+    "LogRequest",
     "WebhookPolicy",
     "default_binary",
     "iter_objects",

@@ -35,9 +35,12 @@ from .controlplane import (
 from .discovery import Discovery
 from .errors import ApiError, LabError, LabStartError, LabUnavailable
 from .kubeconfig import write_kubeconfig
+from .kubelet import FIRST_PORT as KUBELET_FIRST_PORT
+from .kubelet import LabKubelet
 from .loader import Loader
 from .pki import Pki, make_pki, make_users, write_token_file
 from .procs import ManagedProcess, cpu_seconds, free_loopback_port, stop_all, wait_until
+from .unixhttps import relay_argv as unix_relay_argv
 from .webhook import (
     AdmissionRecord,
     ExternalIpWebhook,
@@ -89,6 +92,7 @@ class Lab:
         self._processes: list[ManagedProcess] = []
         self._socket_dir: Path | None = None
         self._webhook: ExternalIpWebhook | None = None
+        self._kubelets: dict[str, LabKubelet] = {}
         self._webhook_clusters: set[str] = set()
         self._webhook_lock = threading.Lock()
         self._stopped = False
@@ -182,6 +186,7 @@ class Lab:
         # Started here, on the starting thread, because the relay's parent-death signal follows
         # the thread that forked it (a loader worker thread would take it down on exit).
         self._start_webhook(tools, etcd.pid, pki, logs)
+        self._start_kubelets(tools, etcd.pid, pki, logs)
         self._wait_ready(etcd)
         self._mark("apiservers ready")
         self._write_kubeconfigs(servers, pki, users["reader"].token, users["nobody"].token)
@@ -207,6 +212,27 @@ class Lab:
         ).start()
         self._processes.append(relay)
 
+    def _start_kubelets(self, tools: Tools, netns_pid: int, pki: Pki, logs: Path) -> None:
+        """One log-serving kubelet per cluster, each at its own port inside the namespace."""
+        for index, cluster in enumerate(self.clusters):
+            port = KUBELET_FIRST_PORT + index
+            socket_path = self._socket_path(f"kubelet-{cluster}")
+            self._kubelets[cluster] = LabKubelet(
+                port, socket_path, pki.server_cert, pki.server_key
+            ).start()
+            relay = ManagedProcess(
+                f"relay-in kubelet {cluster}",
+                inside(tools, netns_pid, unix_relay_argv(tools.socat, port, socket_path)),
+                logs / f"relay-in-kubelet-{cluster}.log",
+            ).start()
+            self._processes.append(relay)
+
+    def kubelet(self, cluster: str) -> LabKubelet:
+        """The cluster's log-serving kubelet: load its `node()` and pods bound to it
+        (spec.nodeName) to have the apiserver serve their logs; reset() clears them."""
+        self._cluster(cluster)
+        return self._kubelets[cluster]
+
     def _read_deployment(self, cluster: str, namespace: str, name: str) -> JsonObject | None:
         """The Deployment the webhook takes its arguments from, read fresh on every review."""
         path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
@@ -222,7 +248,8 @@ class Lab:
     def _socket_path(self, cluster: str) -> Path:
         if self._socket_dir is None:
             candidate = self.workdir / "sockets"
-            if len(str(candidate / "member1.sock")) > _MAX_SOCKET_PATH:
+            # The longest name the lab gives a socket.
+            if len(str(candidate / "kubelet-member1.sock")) > _MAX_SOCKET_PATH:
                 candidate = Path(tempfile.mkdtemp(prefix="gdlab-"))
             candidate.mkdir(exist_ok=True)
             self._socket_dir = candidate
@@ -274,6 +301,8 @@ class Lab:
         self._stopped = True
         if self._webhook is not None:
             self._webhook.stop()
+        for kubelet in self._kubelets.values():
+            kubelet.stop()
         for cluster in self._clusters.values():
             cluster.client.close()
         # Relays and apiservers first, etcd last, so apiservers do not log etcd errors.
@@ -467,6 +496,8 @@ class Lab:
         if self._webhook is not None:
             self._webhook.clear_records()
             self._webhook.set_rollout_seconds(0)
+        for kubelet in self._kubelets.values():
+            kubelet.clear()
 
     def _parallel(self, fn: Callable[[_Cluster], object]) -> None:
         clusters = [self._cluster(name) for name in self.clusters]

@@ -31,8 +31,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import socketserver
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from .client import JsonObject
+from .unixhttps import UnixHttpsServer, server_tls
+from .unixhttps import relay_argv as unix_relay_argv
 
 WEBHOOK_NAMESPACE = "externalip-validation-system"
 WEBHOOK_DEPLOYMENT = "externalip-validation-webhook"
@@ -172,34 +172,14 @@ class AdmissionRecord:
     reason: str
 
 
-class _UnixHttpsServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    webhook: ExternalIpWebhook
-
-    def get_request(self) -> tuple[Any, Any]:
-        connection, address = super().get_request()
-        # The handshake happens in the request's thread, never in the accepting one.
-        wrapped = self.webhook.tls.wrap_socket(
-            connection, server_side=True, do_handshake_on_connect=False
-        )
-        return wrapped, address
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.do_handshake()
-        except (OSError, ssl.SSLError):
-            return
-        super().finish_request(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _UnixHttpsServer
+    server: UnixHttpsServer
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         cluster = self.path.split("?", 1)[0].strip("/").split("/", 1)[0]
-        answer = self.server.webhook.review(cluster, body)
+        answer = self.server.app.review(cluster, body)
         if answer is None:
             # No webhook pod: close without an answer, as a connection to nothing would.
             self.close_connection = True
@@ -213,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # The client address of a Unix socket is "", which the default implementation indexes.
-        self.server.webhook.log(format % args)
+        self.server.app.log(format % args)
 
 
 class ExternalIpWebhook:
@@ -231,8 +211,7 @@ class ExternalIpWebhook:
     ) -> None:
         self.socket_path = socket_path
         self.ca_file = ca_file
-        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.tls.load_cert_chain(str(cert_file), str(key_file))
+        self.tls = server_tls(cert_file, key_file)
         self._read_deployment = read_deployment
         self._log_file = log_file
         self._lock = threading.Lock()
@@ -240,30 +219,21 @@ class ExternalIpWebhook:
         self._canaries: dict[str, int] = {}
         self._rollout_seconds = 0.0
         self._rollouts: dict[str, _Rollout] = {}
-        self._server: _UnixHttpsServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: UnixHttpsServer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> ExternalIpWebhook:
-        self.socket_path.unlink(missing_ok=True)
         self._log_file.parent.mkdir(parents=True, exist_ok=True)
-        server = _UnixHttpsServer(str(self.socket_path), _Handler)
-        server.webhook = self
-        self.socket_path.chmod(0o600)
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="lab-externalip-webhook", daemon=True
+        self._server = UnixHttpsServer(self.socket_path, _Handler, self.tls, self).start(
+            "lab-externalip-webhook"
         )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        self.socket_path.unlink(missing_ok=True)
 
     def log(self, line: str) -> None:
         with self._lock, self._log_file.open("a") as log:
@@ -418,11 +388,7 @@ def is_webhook_deployment(obj: Mapping[str, Any]) -> bool:
 
 def relay_argv(socat: str, socket_path: Path) -> list[str]:
     """socat, run inside the lab's network namespace: 127.0.0.1:9443 there -> the Unix socket."""
-    return [
-        socat,
-        f"TCP-LISTEN:{WEBHOOK_INNER_PORT},bind=127.0.0.1,reuseaddr,fork,nodelay",
-        f"UNIX-CONNECT:{socket_path}",
-    ]
+    return unix_relay_argv(socat, WEBHOOK_INNER_PORT, socket_path)
 
 
 __all__ = [

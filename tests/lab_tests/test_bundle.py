@@ -14,6 +14,7 @@ import tarfile
 
 import pytest
 from gdoctor_run import gdoctor, statuses, without_timings
+from lab.kubelet import NODE_NAME
 from lab_fixtures import load
 from scenario import SCENARIOS, load_scenario
 
@@ -142,8 +143,47 @@ def test_planted_secrets_never_reach_the_archive(lab, tmp_path):
     assert ("secret-key", "ceIPSecPSK") in rules
     assert ("secret-key", "password") in rules
     assert any(r["rule"] == "jwt" for r in manifest["redactions"])
-    # --logs in a lab without kubelets: each log is recorded as not collected, with the reason.
+    # The scenario's pods run on nodes no kubelet answers for: not collected, with the reason.
     assert any("log of" in s["what"] for s in manifest["skipped"])
+
+
+def test_pod_logs_are_collected_as_asked_capped_and_scrubbed(lab, tmp_path):
+    """Through the apiserver's pods/log, which asks the kubelet of the pod's node (the lab's)."""
+    load(lab, load_scenario(FIELD_REPORT))
+    kubelet = lab.kubelet("member1")
+    namespace, pod, container = "submariner-operator", "submariner-gateway-lab", "gateway"
+    lab.apply(
+        "member1",
+        [
+            kubelet.node(),
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod, "namespace": namespace},
+                "spec": {
+                    "nodeName": NODE_NAME,
+                    "containers": [{"name": container, "image": "submariner-gateway:0.14.6"}],
+                },
+            },
+        ],
+    )
+    first = "I1127 05:00:00 gateway started\n"
+    kubelet.set_log(namespace, pod, container, f"{first}bearer {PLANTED['jwt']}\n" + "x" * 4000)
+    path = make_bundle(lab, tmp_path, "--logs", "--since", "10m", "--max-log-bytes", "2000")
+    with tarfile.open(path) as archive:
+        members = {m.name: archive.extractfile(m).read() for m in archive if m.isfile()}
+    member = f"logs/pods/member1/{namespace}/{pod}/{container}.log"
+    log = members[member]
+    assert log.startswith(first.encode())
+    assert PLANTED["jwt"].encode() not in log
+    assert b"bearer <redacted>\n" in log
+    assert len(log) < 2000  # the first 2,000 bytes, then the JWT shortened by redaction
+    (request,) = [r for r in kubelet.requests() if r.pod == pod]
+    assert (request.namespace, request.container) == (namespace, container)
+    assert (request.query["sinceSeconds"], request.query["limitBytes"]) == ("600", "2000")
+    manifest = json.loads(members["manifest.json"])
+    assert {"member": member, "where": "$", "rule": "jwt"} in manifest["redactions"]
+    assert not [s for s in manifest["skipped"] if pod in s["what"]]
 
 
 def test_offline_analysis_imports_neither_kubernetes_nor_scapy(lab, tmp_path):
