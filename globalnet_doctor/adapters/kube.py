@@ -61,7 +61,8 @@ class _Connection:
         status, reason, body = self.send("GET", path, query)
         if not 200 <= status < 300:
             raise _HttpError(status, reason, _status_message(body))
-        return json.loads(body)
+        with gc_paused():
+            return json.loads(body)
 
     def send(
         self,
@@ -200,7 +201,7 @@ def read_clusters(
             progress(f"read {target.name}" + ("" if view.reachable else " (unreachable)"))
         return view
 
-    with gc_paused(), ThreadPoolExecutor(len(targets), thread_name_prefix="cluster") as pool:
+    with ThreadPoolExecutor(len(targets), thread_name_prefix="cluster") as pool:
         return list(pool.map(read, targets))
 
 
@@ -388,7 +389,8 @@ class KubeWriter:
             return None
         if not 200 <= status < 300:
             raise _HttpError(status, reason, _status_message(body))
-        return json.loads(body)
+        with gc_paused():
+            return json.loads(body)
 
     def probe(self, probe: Probe) -> ProbeAnswer:
         """A server-side dry run, answered as a check's probe is."""
