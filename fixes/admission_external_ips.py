@@ -50,8 +50,17 @@ from globalnet_doctor_checks.admission_external_ips import DENY_SERVICE_EXTERNAL
 
 from globalnet_doctor import facts, kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
-from globalnet_doctor.kinds import DryRunCreate, Read
+from globalnet_doctor.fixspec import (
+    AdmissionGate,
+    Fix,
+    FixContext,
+    KubeChange,
+    PlanError,
+    Safety,
+    Step,
+    updated,
+)
+from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
 """Set on a failed export's Service (or its recreated ServiceExport) to the moment the cluster
@@ -222,10 +231,15 @@ class AllowGlobalnetExternalIps(Fix):
         admission_will_allow = bool(steps) or verdict is Verdict.ADMITTED
         if admission_will_allow and not rbac_forbids:
             retriggers = self._retrigger_steps(ctx)
-            gate = admission_probe(view, settings) if steps else None
-            if gate is not None:
-                # The Deployment update only starts the rollout: until the new pods answer, the
-                # old ones reject the retry, and Globalnet would not retry again.
+            # Only where the probe showed admission itself refusing: where gdoctor may not
+            # impersonate (or the probe said something else) no dry run could ever say yes.
+            judged = verdict in (Verdict.DENIED_BY_ADMISSION, Verdict.WEBHOOK_UNREACHABLE)
+            probe = admission_probe(view, settings) if steps and judged else None
+            if probe is not None and args is not None:
+                # The Deployment update only starts the rollout: until the new pods alone
+                # answer, an old one may reject the retry, and Globalnet would not retry again.
+                namespace, _, name = args.name.partition("/")
+                gate = AdmissionGate(probe, (namespace, name))
                 retriggers = [_once_admitted(step, gate, settings) for step in retriggers]
             steps.extend(retriggers)
         if not steps:
@@ -400,7 +414,7 @@ class AllowGlobalnetExternalIps(Fix):
         )
 
 
-def _once_admitted(step: Step, gate: DryRunCreate, settings: Settings) -> Step:
+def _once_admitted(step: Step, gate: AdmissionGate, settings: Settings) -> Step:
     assert isinstance(step, KubeChange)
     by_hand = (
         f"`kubectl -n {step.namespace} annotate service {step.name} "
@@ -409,6 +423,7 @@ def _once_admitted(step: Step, gate: DryRunCreate, settings: Settings) -> Step:
     return dataclasses.replace(
         step,
         once_admitted=gate,
-        why=f"{step.why}. Sent only once a dry run as {globalnet_user(settings)} is admitted "
-        f"(the webhook's new pods answer), waiting at most --rollout-timeout; by hand: {by_hand}",
+        why=f"{step.why}. Sent only once the webhook's rollout is complete and a dry run as "
+        f"{globalnet_user(settings)} is admitted, waiting at most --rollout-timeout; by hand: "
+        f"{by_hand}",
     )

@@ -7,6 +7,7 @@ scapy; ``check`` imports the client only when it reads clusters.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -601,8 +602,8 @@ def _parse_duration(text: str, flag: str = "--wait") -> float:
         value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
     except ValueError:
         raise UsageError(f"{flag} takes a duration such as 30s or 2m, not {text!r}") from None
-    if value < 0:
-        raise UsageError(f"{flag} cannot be negative")
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{flag} takes a finite duration, not negative: {text!r}")
     return value
 
 
@@ -630,6 +631,7 @@ def _fix(
     )
     from globalnet_doctor.fixspec import FixOptions, Safety
     from globalnet_doctor.journal import Journal
+    from globalnet_doctor.model import HOST
     from globalnet_doctor.registry import RegistryError, load_fixes
 
     _setup_logging(run["verbose"], run["log_file"])
@@ -683,11 +685,14 @@ def _fix(
     unplanned = [r for r in preview if r.outcome == NOT_PLANNED]
     if unplanned:
         _emit_plan(preview, output, "plan", None)
-        others = sorted(
-            {r.cluster for r in preview if r.outcome == PENDING} - {r.cluster for r in unplanned}
-        )
+        # --context leaves clusters out, never the machine: no hint where the machine's plan
+        # is the one missing.
+        refused = {r.cluster for r in unplanned}
+        others = sorted({r.cluster for r in preview if r.outcome == PENDING} - refused - {HOST})
         where = ", ".join(sorted({f"{r.fix} in {r.cluster}" for r in unplanned}))
-        hint = f"; to fix {', '.join(others)} now, name it with --context" if others else ""
+        hint = ""
+        if others and HOST not in refused:
+            hint = f"; to fix {', '.join(others)} now, name it with --context"
         click.echo(
             f"gdoctor: nothing applied: no plan could be made for {where} (reason above){hint}",
             err=True,

@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.diagnose import probe_planner, read_host_situation, reads_for
 from globalnet_doctor.fixspec import (
+    AdmissionGate,
     FileChange,
     FileWrite,
     Fix,
@@ -30,7 +32,7 @@ from globalnet_doctor.fixspec import (
 from globalnet_doctor.host import HostFile
 from globalnet_doctor.host_facts import HostSituation
 from globalnet_doctor.journal import Journal, JournalEntry
-from globalnet_doctor.kinds import DryRunCreate, plan_reads
+from globalnet_doctor.kinds import plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import HOST, CheckResult, Status
 from globalnet_doctor.runner import HostOptions, RunOptions, run_checks
@@ -96,8 +98,8 @@ class Fixer:
         self.progress = progress
         self.host = host or HostOptions()
         """How the machine is read (``--host/--no-host``, ``--root``, ``--resolv-conf``)."""
-        self._admitted: set[tuple[str, DryRunCreate]] = set()
-        """Dry runs admission allowed in this run: later changes waiting on them go at once."""
+        self._admitted: set[tuple[str, AdmissionGate]] = set()
+        """Gates passed in this run: later changes waiting on them go at once."""
 
     # -- observing and planning ---------------------------------------------------------
 
@@ -214,6 +216,9 @@ class Fixer:
 
     def _apply_one(self, fix: type[Fix], report: FixReport, journal: Journal) -> None:
         applied: list[JournalEntry] = []
+        settled = 0
+        """How many applied steps a passed admission gate made final: they are right on their
+        own (the later steps waited for them to take effect), so a later failure keeps them."""
         replanned = False
         index = 0
         while index < len(report.steps):
@@ -235,6 +240,7 @@ class Fixer:
                     report.outcome = AWAITING
                     report.detail = refused
                     return
+                settled = len(applied)
             entry = journal.record(fix.id, change)
             if isinstance(change, KubeChange):
                 with self._writer(change.cluster) as writer:
@@ -262,36 +268,50 @@ class Fixer:
                     return
                 index = 0
                 continue
-            self._roll_back(applied, journal)
-            report.outcome = ROLLED_BACK
-            report.detail = f"{step.change.describe()} failed: {step.answer}" + (
-                f"; rolled back {len(applied)} applied step(s)" if applied else ""
-            )
+            undone = applied[settled:]
+            self._roll_back(undone, journal)
+            # Nothing to roll back when every applied step was made final by a gate.
+            report.outcome = ROLLED_BACK if undone or not settled else STILL_FAILING
+            report.detail = f"{step.change.describe()} failed: {step.answer}"
+            if undone:
+                report.detail += f"; rolled back {len(undone)} applied step(s)"
+            if settled:
+                report.detail += (
+                    f"; the {settled} step(s) before the wait for admission stay applied"
+                )
             return
 
-    def _await_admission(self, cluster: str, probe: DryRunCreate) -> str | None:
-        """Polls the dry run until admission allows it (None) or the rollout timeout passes
+    def _await_admission(self, cluster: str, gate: AdmissionGate) -> str | None:
+        """Polls until admission allows the gate's change (None) or the rollout timeout passes
         (why not)."""
-        if (cluster, probe) in self._admitted:
+        if (cluster, gate) in self._admitted:
             return None
-        deadline = time.monotonic() + self.options.rollout_timeout
-        who = probe.impersonate_user or "gdoctor"
+        timeout = self.options.rollout_timeout
+        deadline = time.monotonic() + timeout
+        who = gate.probe.impersonate_user or "gdoctor"
         with self._writer(cluster) as writer:
             while True:
-                answer = writer.probe(probe)
-                if 200 <= answer.status < 300:
-                    self._admitted.add((cluster, probe))
+                rolling = _rollout_pending(writer, gate.deployment)
+                answer = writer.probe(gate.probe)
+                admitted = 200 <= answer.status < 300
+                if admitted and rolling is None:
+                    self._admitted.add((cluster, gate))
                     return None
                 if time.monotonic() >= deadline:
+                    if not admitted:
+                        why = (
+                            f"admission in {cluster} still refuses a dry run as {who} after "
+                            f"{timeout:.0f} s ({answer.message})"
+                        )
+                    else:
+                        why = f"{rolling} after {timeout:.0f} s"
                     return (
-                        f"admission in {cluster} still refuses a dry run as {who} after "
-                        f"{self.options.rollout_timeout:.0f} s ({answer.message}): the steps "
-                        "waiting for it were not sent; each one's why says how to make it by "
-                        "hand once admission allows it"
+                        f"{why}: the steps waiting for it were not sent; each one's why says "
+                        "how to make it by hand once admission allows it"
                     )
                 if self.progress is not None:
-                    self.progress(f"waiting until admission in {cluster} allows a dry run as {who}")
-                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+                    self.progress(rolling or f"waiting until admission in {cluster} allows it")
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _roll_back(self, applied: list[JournalEntry], journal: Journal) -> None:
         for entry in reversed(applied):
@@ -352,6 +372,36 @@ def _send(writer: Any, change: KubeChange, dry_run: bool) -> Any:
     if change.action == "delete":
         return writer.delete(change.kind, change.before, dry_run=dry_run)
     return writer.update(change.kind, change.after, dry_run=dry_run)
+
+
+def _rollout_pending(writer: Any, deployment: tuple[str, str] | None) -> str | None:
+    """What the Deployment's rollout still waits for, judged as `kubectl rollout status`
+    does; None once it is complete (or when there is no Deployment to wait for)."""
+    if deployment is None:
+        return None
+    namespace, name = deployment
+    like = {"apiVersion": "apps/v1", "metadata": {"namespace": namespace, "name": name}}
+    try:
+        obj = writer.get(kinds.DEPLOYMENTS, like)
+    except Exception as exc:  # the adapter's own error types: say why, keep waiting
+        return f"cannot read the Deployment {namespace}/{name} ({exc})"
+    if obj is None:
+        return None  # gone: nothing of it left to answer
+    what = f"the Deployment {namespace}/{name}"
+    status = obj.get("status") or {}
+    wanted = (obj.get("spec") or {}).get("replicas", 1)
+    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+        return f"{what} has not started rolling out its change"
+    updated_count = status.get("updatedReplicas", 0)
+    if updated_count < wanted:
+        return f"{what} has {updated_count} of {wanted} pods updated"
+    if status.get("replicas", 0) > updated_count:
+        return f"{what} still runs {status['replicas'] - updated_count} old pod(s)"
+    if status.get("availableReplicas", 0) < updated_count:
+        return (
+            f"{what} has {status.get('availableReplicas', 0)} of {updated_count} new pods available"
+        )
+    return None
 
 
 def _answer(result: Any) -> str:

@@ -34,6 +34,17 @@ class PlanError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class AdmissionGate:
+    """When admission allows a change: its dry run is admitted and, where a Deployment answers
+    for admission (a webhook's), that Deployment's rollout is complete, so no old pod is left to
+    judge the change by the old policy."""
+
+    probe: DryRunCreate
+    deployment: tuple[str, str] | None = None
+    """(namespace, name) of the Deployment."""
+
+
+@dataclass(frozen=True, slots=True)
 class KubeChange:
     """One object change in one cluster. ``before`` is the object as read (its resourceVersion is
     the precondition); ``after`` the object wanted. Create: no before; delete: no after."""
@@ -46,10 +57,10 @@ class KubeChange:
     after: KubeObject | None
     why: str
     irreversible: bool = False
-    once_admitted: DryRunCreate | None = None
-    """Sent only once this dry run is admitted. For a change that would fail, and never be
-    retried, while admission still runs an old policy: GD301's re-trigger waits for the
-    webhook's new pods. Not journaled: undoing needs only the objects."""
+    once_admitted: AdmissionGate | None = None
+    """Sent only once admission allows it: for a change that would fail, and never be retried,
+    while admission still runs an old policy (GD301's re-trigger waits for the webhook's new
+    pods). Not journaled: undoing needs only the objects."""
 
     @property
     def action(self) -> str:
@@ -162,7 +173,7 @@ class FixOptions:
     rp_filter: int = 2
     """GD601: the mode to set, 2 (loose, as Submariner sets) or 0 (off)."""
     rollout_timeout: float = 120.0
-    """How long a change made ``once_admitted`` waits for admission to allow its dry run."""
+    """How long a change made ``once_admitted`` waits for admission to allow it."""
 
 
 @dataclass(frozen=True, slots=True)

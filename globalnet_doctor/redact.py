@@ -107,6 +107,10 @@ def _nothing_to_redact(value: Any) -> bool:
         text = json.dumps(value)
     except (TypeError, ValueError):
         return False
+    # An escape (any non-ASCII character, or JSON text inside a string such as a last-applied
+    # annotation) hides from a substring search what the walk would see decoded or case-folded.
+    if "\\" in text:
+        return False
     lowered = text.lower()
     if any(word in lowered for word in _CANDIDATE_WORDS):
         return False

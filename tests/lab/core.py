@@ -6,6 +6,7 @@ exactly as loaded, nothing reconciles, nothing is garbage-collected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -204,6 +205,7 @@ class Lab:
             pki.ca_cert,
             self._read_deployment,
             logs / "externalip-webhook.log",
+            self._write_deployment_status,
         ).start()
         relay = ManagedProcess(
             "relay-in externalip-webhook",
@@ -232,6 +234,25 @@ class Lab:
         (spec.nodeName) to have the apiserver serve their logs; reset() clears them."""
         self._cluster(cluster)
         return self._kubelets[cluster]
+
+    def _write_deployment_status(self, cluster: str, deployment: JsonObject) -> None:
+        """The webhook's Deployment rolled out: its status, as its controller would write it."""
+        metadata = deployment["metadata"]
+        replicas = (deployment.get("spec") or {}).get("replicas", 1)
+        counts = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+        body = dict(deployment)
+        body["status"] = {
+            **(deployment.get("status") or {}),
+            "observedGeneration": metadata.get("generation", 1),
+            **dict.fromkeys(counts, replicas),
+        }
+        path = (
+            f"/apis/apps/v1/namespaces/{metadata['namespace']}/deployments/"
+            f"{metadata['name']}/status"
+        )
+        # Changed meanwhile, or the lab is stopping: the next review writes it.
+        with contextlib.suppress(ApiError, LabError):
+            self._cluster(cluster).client.put(path, body)
 
     def _read_deployment(self, cluster: str, namespace: str, name: str) -> JsonObject | None:
         """The Deployment the webhook takes its arguments from, read fresh on every review."""

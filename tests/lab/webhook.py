@@ -66,6 +66,8 @@ _LOADER_LABEL = "gdoctor-lab/loaded"
 
 DeploymentReader = Callable[[str, str, str], JsonObject | None]
 """(cluster, namespace, name) -> the Deployment as stored, or None when it does not exist."""
+DeploymentStatusWriter = Callable[[str, JsonObject], None]
+"""(cluster, Deployment) -> writes its status as rolled out to its current generation."""
 
 
 def flag_values(words: Sequence[str], flag: str) -> list[str]:
@@ -208,11 +210,13 @@ class ExternalIpWebhook:
         ca_file: Path,
         read_deployment: DeploymentReader,
         log_file: Path,
+        write_deployment_status: DeploymentStatusWriter | None = None,
     ) -> None:
         self.socket_path = socket_path
         self.ca_file = ca_file
         self.tls = server_tls(cert_file, key_file)
         self._read_deployment = read_deployment
+        self._write_deployment_status = write_deployment_status
         self._log_file = log_file
         self._lock = threading.Lock()
         self._records: list[AdmissionRecord] = []
@@ -257,6 +261,21 @@ class ExternalIpWebhook:
             self._rollout_seconds = seconds
             self._rollouts.clear()
 
+    def _report_rollout(self, cluster: str, deployment: JsonObject | None) -> None:
+        """As the Deployment controller would: once the pods of the current generation answer,
+        its status says the rollout is complete (`kubectl rollout status` reads that)."""
+        if deployment is None or self._write_deployment_status is None:
+            return
+        generation = _generation(deployment)
+        with self._lock:
+            rollout = self._rollouts.get(cluster)
+            done = rollout is not None and rollout.running == generation
+        # Only after a change: a Deployment loaded with a status keeps it as written.
+        observed = (deployment.get("status") or {}).get("observedGeneration")
+        current = (deployment.get("metadata") or {}).get("generation", 1)
+        if done and isinstance(observed, int) and observed < current:
+            self._write_deployment_status(cluster, deployment)
+
     def _running_policy(self, cluster: str, deployment: JsonObject | None) -> WebhookPolicy | None:
         """The policy of the pods answering now: the Deployment's, or during a rollout the
         previous one's."""
@@ -295,6 +314,7 @@ class ExternalIpWebhook:
             return _answer(review, request, True, "lab canary")
         deployment = self._read_deployment(cluster, WEBHOOK_NAMESPACE, WEBHOOK_DEPLOYMENT)
         policy = self._running_policy(cluster, deployment)
+        self._report_rollout(cluster, deployment)
         if policy is None:
             self.log(f"{cluster}: no webhook pod would answer; closing the connection")
             return None

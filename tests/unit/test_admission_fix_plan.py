@@ -244,6 +244,36 @@ def test_both_values_added_every_other_argument_kept_and_the_export_retriggered(
     assert annotations == {RETRIGGER_ANNOTATION: "2024-05-01T10:00:00Z"}  # when it was read
 
 
+NOT_PERMITTED = (
+    'users "system:serviceaccount:submariner-operator:submariner-globalnet" is forbidden: User '
+    '"operator" cannot impersonate resource "users" in API group "" at the cluster scope'
+)
+
+
+@pytest.mark.parametrize(
+    ("probe", "gated"),
+    [
+        (ProbeAnswer(403, WEBHOOK_DENIAL, "Forbidden"), True),
+        (ProbeAnswer(500, 'failed calling webhook "validate-externalip.webhook.svc"', ""), True),
+        # gdoctor may not impersonate Globalnet: no dry run could ever say yes, so no wait.
+        (ProbeAnswer(403, NOT_PERMITTED, "Forbidden"), False),
+        (None, False),
+    ],
+    ids=["denied", "webhook-unreachable", "may-not-impersonate", "no-probe"],
+)
+def test_the_retrigger_waits_for_admission_only_where_the_probe_can_say_yes(probe, gated):
+    view = view_of([submariner(), webhook(f"{CIDRS}=242.1.0.0/16"), *failed_export()], probe)
+    deployment, service = plan(view)
+    assert deployment.once_admitted is None
+    if not gated:
+        assert service.once_admitted is None
+        return
+    gate = service.once_admitted
+    assert gate.deployment == ("externalip-validation-system", "externalip-validation-webhook")
+    assert gate.probe == admission_probe(view, SETTINGS)
+    assert "Sent only once the webhook's rollout is complete" in service.why
+
+
 def test_recreating_instead_deletes_and_creates_the_export_both_irreversible():
     view = view_of([submariner(), webhook(f"{CIDRS}=242.1.0.0/16"), *failed_export()])
     steps = plan(view, recreate_exports=True)

@@ -115,6 +115,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, make_args, message):
     assert len(run.stderr.splitlines()) == 1
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1s", "soon"])
+@pytest.mark.parametrize("flag", ["--wait", "--rollout-timeout"])
+def test_fix_durations_must_be_finite_and_not_negative(flag, value):
+    """A NaN deadline would poll the apiserver without pause, for ever."""
+    run = gdoctor("fix", "GD301", "--dry-run", flag, value)
+    assert run.code == 2
+    assert run.stderr.startswith(f"gdoctor: error: {flag} takes a ")
+    assert len(run.stderr.splitlines()) == 1
+
+
 def test_naming_checks_and_all_together_is_a_usage_error():
     run = gdoctor("check", "GD101", "--all")
     assert run.code == 2

@@ -6,6 +6,8 @@ import base64
 import json
 from typing import Any
 
+import pytest
+
 from globalnet_doctor.redact import REDACTED, Redactions, scrub, scrub_text
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl"
@@ -127,3 +129,28 @@ def test_in_a_list_of_objects_only_the_ones_holding_secrets_change() -> None:
         ("$.objects[1].data.apiToken", "secret-key"),
         ("$.objects[2].data.ca.crt", "pem-block"),
     ]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # JSON escapes inside an embedded last-applied configuration.
+        {
+            "metadata": {
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": (
+                        '{"p\\u0061ssword": "hunter2"}'
+                    )
+                }
+            }
+        },
+        # Keys that case-fold to a secret's name only once decoded.
+        {"api\u212aey": "hunter2"},
+        {"\u017fecret": "hunter2"},
+        {"name": "API_\u212aEY", "value": "hunter2"},
+    ],
+)
+def test_objects_in_a_list_are_judged_as_decoded_not_as_escaped_text(item: Any) -> None:
+    cleaned, entries = scrubbed([item])
+    assert "hunter2" not in json.dumps(cleaned)
+    assert entries
