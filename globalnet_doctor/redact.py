@@ -107,9 +107,11 @@ def _nothing_to_redact(value: Any) -> bool:
         text = json.dumps(value)
     except (TypeError, ValueError):
         return False
-    # An escape (any non-ASCII character, or JSON text inside a string such as a last-applied
-    # annotation) hides from a substring search what the walk would see decoded or case-folded.
-    if "\\" in text:
+    # Two escapes can hide from a substring search what the walk sees decoded: \uXXXX (any
+    # non-ASCII character, which case-folding may turn into a secret's name, or one written
+    # inside the JSON of a last-applied annotation) and \/ (which decodes into a base64 run).
+    # Other escapes leave words and base64 runs whole.
+    if "\\u" in text or "\\/" in text:
         return False
     lowered = text.lower()
     if any(word in lowered for word in _CANDIDATE_WORDS):

@@ -40,6 +40,7 @@ FLOOR_PATHS = (
     "/apis/discovery.k8s.io/v1beta1/endpointslices",
 )
 DOCS = ROOT / "docs" / "benchmarks.md"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 BEGIN, END = "<!-- bench_check_all:begin -->", "<!-- bench_check_all:end -->"
 
 
@@ -59,13 +60,19 @@ def exported_services(cluster: str, count: int) -> list[dict[str, Any]]:
         ip = f"{prefix}.{i // 250 + 1}.{i % 250 + 1}"
         meta = {"name": name, "namespace": NAMESPACE}
         ports = [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {"selector": {"app": name}, "ports": ports},
+        }
+        # As `kubectl apply` leaves it: JSON inside a string, which redaction must look into.
+        applied = {
+            **service,
+            "metadata": {**meta, "annotations": {LAST_APPLIED: json.dumps(service)}},
+        }
         objects += [
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": meta,
-                "spec": {"selector": {"app": name}, "ports": ports},
-            },
+            applied,
             {
                 "apiVersion": "multicluster.x-k8s.io/v1alpha1",
                 "kind": "ServiceExport",

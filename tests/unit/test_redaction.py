@@ -12,6 +12,14 @@ from globalnet_doctor.redact import REDACTED, Redactions, scrub, scrub_text
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl"
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+# A PEM block whose base64 has a "/" at least every 40 characters: escaped as \/ inside JSON
+# text, no base64 run is left whole until the text is decoded.
+SLASHED_PEM = base64.b64encode(
+    b"-----BEGIN PRIVATE KEY-----\n"
+    + b"\xff\xff\xffMIIEvQIBADANBgk" * 4
+    + b"\xff\xff\xff\n-----END PRIVATE KEY-----"
+).decode()
+SLASHED_PEM_PART = "01JSUV2UUlCQURBTkJna"
 
 
 def scrubbed(value: object) -> tuple[Any, list[tuple[str, str]]]:
@@ -144,6 +152,16 @@ def test_in_a_list_of_objects_only_the_ones_holding_secrets_change() -> None:
                 }
             }
         },
+        # An escaped slash inside embedded JSON, which joins a base64 run once decoded.
+        {
+            "metadata": {
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": json.dumps(
+                        {"data": {"ca": SLASHED_PEM}}
+                    ).replace("/", "\\/")
+                }
+            }
+        },
         # Keys that case-fold to a secret's name only once decoded.
         {"api\u212aey": "hunter2"},
         {"\u017fecret": "hunter2"},
@@ -152,5 +170,7 @@ def test_in_a_list_of_objects_only_the_ones_holding_secrets_change() -> None:
 )
 def test_objects_in_a_list_are_judged_as_decoded_not_as_escaped_text(item: Any) -> None:
     cleaned, entries = scrubbed([item])
-    assert "hunter2" not in json.dumps(cleaned)
+    text = json.dumps(cleaned)
+    assert "hunter2" not in text
+    assert SLASHED_PEM_PART not in text
     assert entries
