@@ -6,13 +6,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from globalnet_doctor import host_facts
+from globalnet_doctor.config import Settings
 from globalnet_doctor.host import RESOLV_CONF_MAX_NAMESERVERS, HostView, ResolvConf, RouteLookup
-from globalnet_doctor.host_facts import ClusterFacts, GlobalService
+from globalnet_doctor.host_facts import ClusterFacts, GlobalService, host_reads
+from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import ResourceRef
-from globalnet_doctor.spec import CheckContext, NotApplicable
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
 
 GLIBC_DEFAULT_NAMESERVER = "127.0.0.1"
 """The nameserver glibc uses when resolv.conf is missing or names none."""
+
+
+class HostCheck(Check):
+    """A check of the machine gdoctor runs on: it runs once, as cluster ``host``, and reads
+    what every host check reads from the clusters (the facts that say where the machine
+    stands)."""
+
+    scope = Scope.HOST
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return host_reads(settings)
 
 
 def require_host(ctx: CheckContext) -> HostView:

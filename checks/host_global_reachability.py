@@ -24,13 +24,12 @@ from globalnet_doctor.host import (
     TcpConnect,
     TcpOutcome,
 )
-from globalnet_doctor.host_facts import GlobalService, host_reads
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.host_facts import GlobalService
 from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
+from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView
 
-from ._host import facts_of, require_host, require_probes, route_taken, service_ref
+from ._host import HostCheck, facts_of, require_host, require_probes, route_taken, service_ref
 
 MAX_PORTS = 3
 """TCP ports tried per service: enough to tell a closed port from a dead path."""
@@ -49,19 +48,14 @@ def _probes(host: HostView, clusters: Sequence[ClusterView], settings: Settings)
     return planned
 
 
-class GlobalIpUnreachable(Check):
+class GlobalIpUnreachable(HostCheck):
     id = "GD603"
     name = "global-ip-unreachable"
     title = "The exported services' global IPs answer from the external host"
     severity = Severity.ERROR
     tags = frozenset({"host", "network", "probe", "globalnet"})
-    scope = Scope.HOST
     probes = True
     host_roles = frozenset({HostRole.EXTERNAL})
-
-    @classmethod
-    def reads(cls, settings: Settings) -> Sequence[Read]:
-        return host_reads(settings)
 
     @classmethod
     def host_probe_requests(

@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import host_facts
-from globalnet_doctor.config import Settings
 from globalnet_doctor.host import HostRole, HostView, RouteLookup
-from globalnet_doctor.host_facts import ClusterFacts, NodeAddress, OwnerSource, host_reads
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.host_facts import ClusterFacts, NodeAddress, OwnerSource
 from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import Check, CheckContext, Scope
+from globalnet_doctor.spec import CheckContext
 
 from ._cidrs import overlaps
-from ._host import facts_of, require_host, route_taken
+from ._host import HostCheck, facts_of, require_host, route_taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +114,14 @@ def _remedy(host: HostView, cluster_facts: ClusterFacts, owner: str | None) -> s
     )
 
 
-class GlobalCidrRouteMissing(Check):
+class GlobalCidrRouteMissing(HostCheck):
     id = "GD602"
     name = "globalcidr-route-missing"
     title = "The external host routes the global CIDR through a gateway node"
     severity = Severity.ERROR
     tags = frozenset({"host", "network", "route", "globalnet"})
-    scope = Scope.HOST
     host_roles = frozenset({HostRole.EXTERNAL})
     fix = "GD602"
-
-    @classmethod
-    def reads(cls, settings: Settings) -> Sequence[Read]:
-        return host_reads(settings)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         host = require_host(ctx)

@@ -14,13 +14,19 @@ from typing import Any
 from globalnet_doctor import host_facts
 from globalnet_doctor.config import Settings
 from globalnet_doctor.host import DnsAnswer, DnsQuery, HostProbe, HostRole, HostView
-from globalnet_doctor.host_facts import GlobalService, expected_answers, host_reads
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.host_facts import GlobalService, expected_answers
 from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
+from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView
 
-from ._host import effective_nameservers, facts_of, require_host, require_probes, service_ref
+from ._host import (
+    HostCheck,
+    effective_nameservers,
+    facts_of,
+    require_host,
+    require_probes,
+    service_ref,
+)
 
 DECIDING_RCODES = ("NOERROR", "NXDOMAIN")
 """Answers that end glibc's walk through the nameservers."""
@@ -47,19 +53,14 @@ def resolver_verdict(
     return None, None
 
 
-class ClustersetNameResolution(Check):
+class ClustersetNameResolution(HostCheck):
     id = "GD503"
     name = "clusterset-name-resolution"
     title = "Clusterset names resolve, through the host's resolver, to their global IPs"
     severity = Severity.ERROR
     tags = frozenset({"host", "dns", "probe"})
-    scope = Scope.HOST
     probes = True
     host_roles = frozenset({HostRole.EXTERNAL})
-
-    @classmethod
-    def reads(cls, settings: Settings) -> Sequence[Read]:
-        return host_reads(settings)
 
     @classmethod
     def host_probe_requests(

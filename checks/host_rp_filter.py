@@ -9,17 +9,15 @@ from them is exactly what strict mode drops. Loose mode (2, what Submariner itse
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from globalnet_doctor.config import Settings
 from globalnet_doctor.host import HostRole, HostView, PersistedValue, as_int, rp_filter_path
-from globalnet_doctor.host_facts import ClusterFacts, host_reads, neighbour_gateways
-from globalnet_doctor.kinds import Read
+from globalnet_doctor.host_facts import ClusterFacts, neighbour_gateways
 from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
+from globalnet_doctor.spec import CheckContext, NotApplicable
 
-from ._host import facts_of, require_host, route_taken, sysctl_name
+from ._host import HostCheck, facts_of, require_host, route_taken, sysctl_name
 
 STRICT = 1
 MODES = {0: "off", 1: "strict", 2: "loose"}
@@ -74,19 +72,14 @@ def _persisted_evidence(persisted: PersistedValue | None) -> dict[str, Any] | No
     return None if persisted is None else {"value": persisted.value, "source": persisted.source}
 
 
-class RpFilterStrict(Check):
+class RpFilterStrict(HostCheck):
     id = "GD601"
     name = "rp-filter-strict"
     title = "Reverse-path filtering is not strict on the interface that reaches the gateways"
     severity = Severity.ERROR
     tags = frozenset({"host", "network", "rp_filter"})
-    scope = Scope.HOST
     host_roles = frozenset({HostRole.GATEWAY, HostRole.EXTERNAL})
     fix = "GD601"
-
-    @classmethod
-    def reads(cls, settings: Settings) -> Sequence[Read]:
-        return host_reads(settings)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         host = require_host(ctx)

@@ -42,29 +42,9 @@ class BundleError(Exception):
 # -- views as JSON --------------------------------------------------------------------------
 
 
-def kind_to_json(kind: Kind) -> dict[str, Any]:
-    return {
-        "group": kind.group,
-        "resource": kind.resource,
-        "kind": kind.kind,
-        "namespaced": kind.namespaced,
-        "versions": list(kind.versions),
-    }
-
-
-def kind_from_json(data: dict[str, Any]) -> Kind:
-    return Kind(
-        str(data["group"]),
-        str(data["resource"]),
-        str(data["kind"]),
-        bool(data["namespaced"]),
-        tuple(str(v) for v in data.get("versions") or ()),
-    )
-
-
 def read_to_json(read: Read) -> dict[str, Any]:
     return {
-        "kind": kind_to_json(read.kind),
+        "kind": read.kind.to_json(),
         "namespace": read.namespace,
         "name": read.name,
         "labelSelector": read.label_selector,
@@ -73,7 +53,7 @@ def read_to_json(read: Read) -> dict[str, Any]:
 
 def read_from_json(data: dict[str, Any]) -> Read:
     return Read(
-        kind_from_json(data["kind"]),
+        Kind.from_json(data["kind"]),
         data.get("namespace"),
         data.get("name"),
         data.get("labelSelector"),
@@ -82,7 +62,7 @@ def read_from_json(data: dict[str, Any]) -> Read:
 
 def probe_to_json(probe: DryRunCreate) -> dict[str, Any]:
     return {
-        "kind": kind_to_json(probe.kind),
+        "kind": probe.kind.to_json(),
         "namespace": probe.namespace,
         "body": probe.body,
         "impersonateUser": probe.impersonate_user,
@@ -92,7 +72,7 @@ def probe_to_json(probe: DryRunCreate) -> dict[str, Any]:
 
 def probe_from_json(data: dict[str, Any]) -> DryRunCreate:
     return DryRunCreate(
-        kind_from_json(data["kind"]),
+        Kind.from_json(data["kind"]),
         str(data["namespace"]),
         str(data["body"]),
         data.get("impersonateUser"),

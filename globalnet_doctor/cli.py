@@ -585,15 +585,7 @@ def fix(**params: Any) -> None:
     with their prior values. Run `gdoctor undo` where the fix ran (the same network
     namespace).
     """
-    try:
-        code = _fix(**params)
-    except UsageError as exc:
-        _fail(str(exc))
-        return
-    except Exception as exc:  # a gdoctor bug: one line for the operator, details with -vv
-        _internal_error(exc)
-        return
-    sys.exit(code)
+    _guarded(lambda: _fix(**params))
 
 
 def _parse_duration(text: str, flag: str = "--wait") -> float:

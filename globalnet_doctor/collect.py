@@ -20,7 +20,7 @@ from typing import Any
 from globalnet_doctor import host_facts
 from globalnet_doctor.bundle import NOT_IN_BUNDLE, Bundle, BundleError, BundleWriter
 from globalnet_doctor.config import Settings
-from globalnet_doctor.diagnose import build_report, probe_planner, read_host_situation, reads_for
+from globalnet_doctor.diagnose import build_report, read_everything
 from globalnet_doctor.formatters.json import report_to_dict
 from globalnet_doctor.host import host_view_from_dict, host_view_to_dict
 from globalnet_doctor.host_facts import HostMode, HostSituation
@@ -51,8 +51,6 @@ def collect(
     progress: Progress | None = None,
 ) -> tuple[Report, dict[str, Any]]:
     """Runs the checks live and writes everything they read into the bundle at ``path``."""
-    from globalnet_doctor.adapters.kube import read_clusters
-
     captured = io.StringIO()
     handler = logging.StreamHandler(captured)
     handler.setLevel(logging.DEBUG)
@@ -60,14 +58,7 @@ def collect(
     logging.getLogger(_LOGGER).addHandler(handler)
     try:
         started, clock = datetime.now(UTC), time.perf_counter()
-        views = read_clusters(
-            targets,
-            reads_for(checks, options.settings, options.host.mode),
-            options.settings.request_timeout,
-            progress,
-            probe_planner(checks, options),
-        )
-        host = read_host_situation(checks, views, options, progress)
+        views, host = read_everything(checks, targets, options, progress)
         report = build_report(checks, views, options, started, clock, warnings, progress, host)
         writer = BundleWriter()
         writer.add_views(views)

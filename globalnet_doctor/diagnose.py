@@ -58,18 +58,31 @@ def diagnose(
 ) -> Report:
     started = datetime.now(UTC)
     clock = time.perf_counter()
+    views, host = read_everything(checks, targets, options, progress)
+    return build_report(checks, views, options, started, clock, warnings, progress, host)
+
+
+def read_everything(
+    checks: Sequence[type[Check]],
+    targets: Sequence[Target],
+    options: RunOptions,
+    progress: Progress | None = None,
+    extra_reads: Sequence[Read] = (),
+) -> tuple[list[ClusterView], HostSituation | None]:
+    """What the checks read and probe (and ``extra_reads``, a fix's): every cluster, then the
+    machine where it matters."""
     # Imported here so that commands which never contact a cluster never import the client.
     from globalnet_doctor.adapters.kube import read_clusters
 
+    reads = reads_for(checks, options.settings, options.host.mode)
     views = read_clusters(
         targets,
-        reads_for(checks, options.settings, options.host.mode),
+        plan_reads([*reads, *extra_reads]) if extra_reads else reads,
         options.settings.request_timeout,
         progress,
         probe_planner(checks, options),
     )
-    host = read_host_situation(checks, views, options, progress)
-    return build_report(checks, views, options, started, clock, warnings, progress, host)
+    return views, read_host_situation(checks, views, options, progress)
 
 
 def read_host_situation(

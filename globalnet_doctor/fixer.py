@@ -15,7 +15,7 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.diagnose import probe_planner, read_host_situation, reads_for
+from globalnet_doctor.diagnose import read_everything
 from globalnet_doctor.fixspec import (
     AdmissionGate,
     FileChange,
@@ -32,7 +32,6 @@ from globalnet_doctor.fixspec import (
 from globalnet_doctor.host import HostFile
 from globalnet_doctor.host_facts import HostSituation
 from globalnet_doctor.journal import Journal, JournalEntry
-from globalnet_doctor.kinds import plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import HOST, CheckResult, Status
 from globalnet_doctor.runner import HostOptions, RunOptions, run_checks
@@ -104,27 +103,17 @@ class Fixer:
     # -- observing and planning ---------------------------------------------------------
 
     def observe(self, fix: type[Fix]) -> Observation:
-        from globalnet_doctor.adapters.kube import read_clusters
-
         check = self.checks[fix.id]
         # The check being fixed counts as named, so its probe (GD301's dry run) plans and
         # verifies the fix with what the apiserver answers, not only the configuration.
         run_options = RunOptions(
             settings=self.settings, named=frozenset({check.id}), host=self.host
         )
-        reads = plan_reads(
-            [*reads_for([check], self.settings, self.host.mode), *fix.reads(self.settings)]
-        )
-        views = read_clusters(
-            self.targets,
-            reads,
-            self.settings.request_timeout,
-            None,
-            probe_planner([check], run_options),
-        )
         # The machine is read the way `check` reads it (after the clusters, which say which
         # route lookups to make), and the files the fix rewrites byte for byte.
-        host = read_host_situation([check], views, run_options)
+        views, host = read_everything(
+            [check], self.targets, run_options, extra_reads=fix.reads(self.settings)
+        )
         files: dict[str, HostFile] = {}
         if host is not None and host.applies and host.view is not None:
             from globalnet_doctor.adapters.host import read_host_file

@@ -43,19 +43,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment}-{secrets.token_hex(3)}"
 
 
-def kind_to_json(kind: Kind) -> dict[str, Any]:
-    return {
-        "group": kind.group,
-        "resource": kind.resource,
-        "kind": kind.kind,
-        "namespaced": kind.namespaced,
-    }
-
-
-def kind_from_json(data: dict[str, Any]) -> Kind:
-    return Kind(data["group"], data["resource"], data["kind"], bool(data["namespaced"]))
-
-
 @dataclass
 class JournalEntry:
     fix: str
@@ -77,7 +64,7 @@ class JournalEntry:
         return {
             "fix": self.fix,
             "cluster": change.cluster,
-            "kind": kind_to_json(change.kind),
+            "kind": change.kind.to_json(),
             "namespace": change.namespace,
             "name": change.name,
             "action": change.action,
@@ -97,7 +84,7 @@ class JournalEntry:
             )
         change = KubeChange(
             cluster=data["cluster"],
-            kind=kind_from_json(data["kind"]),
+            kind=Kind.from_json(data["kind"]),
             namespace=data["namespace"],
             name=data["name"],
             before=data["before"],

@@ -7,6 +7,7 @@ prefers (EndpointSlice is ``discovery.k8s.io/v1beta1`` before 1.21 and ``v1`` af
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,26 @@ class Kind:
     @property
     def qualified(self) -> str:
         return f"{self.resource}.{self.group}" if self.group else self.resource
+
+    def to_json(self) -> dict[str, Any]:
+        """As bundles and the fix journal store it."""
+        return {
+            "group": self.group,
+            "resource": self.resource,
+            "kind": self.kind,
+            "namespaced": self.namespaced,
+            "versions": list(self.versions),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Kind:
+        return cls(
+            str(data["group"]),
+            str(data["resource"]),
+            str(data["kind"]),
+            bool(data["namespaced"]),
+            tuple(str(v) for v in data.get("versions") or ()),
+        )
 
 
 @dataclass(frozen=True, slots=True)

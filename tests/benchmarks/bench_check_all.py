@@ -170,29 +170,19 @@ def gdoctor_seconds(lab: Lab) -> float:
     return elapsed
 
 
+def run_gdoctor(*args: str) -> float:
+    """`python -m globalnet_doctor ARGS` as a process, output discarded: its wall seconds."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "globalnet_doctor", *args]
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
 def gdoctor_process(lab: Lab) -> tuple[float, int]:
     """The whole command in a process: wall seconds and peak RSS in MiB."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "globalnet_doctor",
-            "check",
-            "--all",
-            "-o",
-            "json",
-            "--kubeconfig",
-            str(lab.kubeconfig),
-            "--request-timeout",
-            "60",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
+    args = ("check", "--all", "-o", "json", "--kubeconfig", str(lab.kubeconfig))
+    elapsed = run_gdoctor(*args, "--request-timeout", "60")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return elapsed, max(peak, before) // 1024
 
@@ -217,24 +207,7 @@ def bundle_seconds(lab: Lab, path: Path) -> float:
 
 def offline_process(path: Path) -> float:
     """`gdoctor check --all --bundle` as a process, from entry to exit (imports included)."""
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "globalnet_doctor",
-            "check",
-            "--all",
-            "--bundle",
-            str(path),
-            "-o",
-            "json",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    return time.perf_counter() - started
+    return run_gdoctor("check", "--all", "--bundle", str(path), "-o", "json")
 
 
 def main() -> None:

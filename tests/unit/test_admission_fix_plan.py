@@ -15,12 +15,13 @@ from globalnet_doctor_fixes.admission_external_ips import (
     add_flag_value,
     with_flag_value,
 )
+from views_from_objects import view_answering
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import FixContext, FixOptions, PlanError
 from globalnet_doctor.model import CheckResult, Status
 from globalnet_doctor.spec import CheckContext
-from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
+from globalnet_doctor.view import ClusterView, ProbeAnswer
 
 SETTINGS = Settings()
 GLOBALNET = "system:serviceaccount:submariner-operator:submariner-globalnet"
@@ -115,20 +116,9 @@ def view_of(objects: list[dict[str, Any]], probe: ProbeAnswer | None = None) -> 
         *ExternalIpsAdmissionDenied.reads(SETTINGS),
         *AllowGlobalnetExternalIps.reads(SETTINGS),
     ]
-    answers = {}
-    for read in reads:
-        group = read.kind.group
-        found = tuple(
-            o
-            for o in objects
-            if o["kind"] == read.kind.kind
-            and o["apiVersion"].rpartition("/")[0] == group
-            and (read.namespace is None or o["metadata"].get("namespace") == read.namespace)
-            and (read.name is None or o["metadata"]["name"] == read.name)
-        )
-        answers[read] = ReadAnswer(found)
-    view = ClusterView("member1", "https://member1", datetime(2024, 5, 1, 10, tzinfo=UTC))
-    view.answers.update(answers)
+    view = view_answering(
+        "member1", reads, objects, observed_at=datetime(2024, 5, 1, 10, tzinfo=UTC)
+    )
     if probe is not None:
         request = admission_probe(view, SETTINGS)
         assert request is not None

@@ -3,7 +3,6 @@ cannot stage (one pool API absent or forbidden) and the shared predicates GD402 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,12 +15,13 @@ from globalnet_doctor_checks.calico_encapsulation import (
 from globalnet_doctor_checks.calico_ippools import CalicoIppoolsMissing, missing_pool_problems
 from globalnet_doctor_checks.cidr_overlap import CidrOverlap, overlap_problems
 from globalnet_doctor_checks.external_host import owning_clusters
+from views_from_objects import view_answering
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.spec import CheckContext, NotApplicable
-from globalnet_doctor.view import ClusterView, InputUnavailable, ReadAnswer
+from globalnet_doctor.view import InputUnavailable
 
 SETTINGS = Settings()
 ABSENT = "CRD absent"
@@ -34,24 +34,7 @@ def obj(api_version: str, kind: str, name: str, namespace: str | None = None, **
 
 def make_view(name: str, reads, objects, unavailable: dict[Kind, str] | None = None):
     """A view answering ``reads`` from ``objects``; kinds in ``unavailable`` answer with why."""
-    unavailable = unavailable or {}
-    answers = {}
-    for read in reads:
-        if read.kind in unavailable:
-            answers[read] = ReadAnswer(unavailable=unavailable[read.kind])
-            continue
-        found = tuple(
-            o
-            for o in objects
-            if o["kind"] == read.kind.kind
-            and o["apiVersion"].rpartition("/")[0] == read.kind.group
-            and (read.namespace is None or o["metadata"].get("namespace") == read.namespace)
-            and (read.name is None or o["metadata"]["name"] == read.name)
-        )
-        version = read.kind.versions[0] if read.kind.versions else "v1"
-        group = f"{read.kind.group}/" if read.kind.group else ""
-        answers[read] = ReadAnswer(found, api_version=f"{group}{version}")
-    return ClusterView(name, f"https://{name}", datetime.now(UTC), answers=answers)
+    return view_answering(name, reads, objects, unavailable=unavailable)
 
 
 def calico(backend: str = "vxlan") -> list[dict[str, Any]]:

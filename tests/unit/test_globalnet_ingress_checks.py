@@ -4,7 +4,6 @@ always probes there), and the pure helpers the checks share."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,12 +20,12 @@ from globalnet_doctor_checks.admission_external_ips import (
     ProbeUnanswered,
 )
 from globalnet_doctor_checks.global_ingress import GlobalIngressIpMissing
+from views_from_objects import view_answering
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import selector_matches
 from globalnet_doctor.model import Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable
-from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
+from globalnet_doctor.view import ClusterView, ProbeAnswer
 
 SETTINGS = Settings()
 GLOBALNET = "system:serviceaccount:submariner-operator:submariner-globalnet"
@@ -101,24 +100,7 @@ def exported_dns():
 
 def view_for(check: type[Check], objects: list[dict[str, Any]]) -> ClusterView:
     """A view answering every read `check` declares from `objects`."""
-    answers = {}
-    for read in check.reads(SETTINGS):
-        group = read.kind.group
-        found = tuple(
-            o
-            for o in objects
-            if o["kind"] == read.kind.kind
-            and o["apiVersion"].rpartition("/")[0] == group
-            and (read.namespace is None or o["metadata"].get("namespace") == read.namespace)
-            and (read.name is None or o["metadata"]["name"] == read.name)
-            and (
-                read.label_selector is None
-                or selector_matches(read.label_selector, o["metadata"].get("labels") or {})
-            )
-        )
-        version = read.kind.versions[0] if read.kind.versions else "v1"
-        answers[read] = ReadAnswer(found, api_version=f"{group}/{version}" if group else version)
-    return ClusterView("member1", "https://member1", datetime.now(UTC), answers=answers)
+    return view_answering("member1", check.reads(SETTINGS), objects)
 
 
 def run(check: type[Check], view: ClusterView) -> list[Any]:

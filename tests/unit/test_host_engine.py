@@ -17,6 +17,7 @@ from globalnet_doctor_checks.host_name_resolution import (
 from globalnet_doctor_checks.host_resolv_conf import StaleResolvConf, managed_by
 from globalnet_doctor_checks.host_rp_filter import RpFilterStrict
 from scenario import BASES, CLUSTERS, read_cluster_folder
+from views_from_objects import view_answering
 
 from globalnet_doctor import host_facts
 from globalnet_doctor.config import Settings
@@ -51,20 +52,8 @@ GATEWAY = "172.16.255.183"
 def base_view(cluster: str) -> ClusterView:
     """A view of the healthy base's cluster answering the host facts' reads."""
     objects = read_cluster_folder(BASES / "healthy" / cluster)
-    answers = {}
-    for read in host_facts.host_reads(SETTINGS):
-        found = tuple(
-            o
-            for o in objects
-            if o["kind"] == read.kind.kind
-            and o["apiVersion"].rpartition("/")[0] == read.kind.group
-            and (read.namespace is None or o["metadata"].get("namespace") == read.namespace)
-            and (read.name is None or o["metadata"]["name"] == read.name)
-        )
-        group = f"{read.kind.group}/" if read.kind.group else ""
-        version = read.kind.versions[0] if read.kind.versions else "v1alpha1"
-        answers[read] = ReadAnswer(found, api_version=f"{group}{version}")
-    return ClusterView(cluster, f"https://{cluster}", datetime.now(UTC), answers=answers)
+    reads = host_facts.host_reads(SETTINGS)
+    return view_answering(cluster, reads, objects, default_version="v1alpha1")
 
 
 CLUSTER_VIEWS = [base_view(c) for c in CLUSTERS]
