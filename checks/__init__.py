@@ -6,25 +6,27 @@ from importlib.resources import files
 
 from globalnet_doctor.spec import CheckPack
 
-from .admission_external_ips import ExternalIpsAdmissionDenied
-from .calico_bird_probes import CalicoBirdProbes
-from .calico_encapsulation import CalicoNotVxlan
-from .calico_ippools import CalicoIppoolsMissing
-from .cidr_overlap import CidrOverlap
-from .connections import ConnectionNotEstablished
-from .dns_config import CorednsClustersetForward, DnsmasqUpstreamStale
-from .export_selectors import ExportWithoutSelector
-from .external_host import ExternalHostOutsideClusterCidr
-from .gateway_nodes import NoGatewayNode
-from .global_ingress import GlobalIngressIpMissing, GlobalIpInconsistent
-from .health_check import HealthCheckPingFailure
-from .host_global_reachability import GlobalIpUnreachable
-from .host_global_route import GlobalCidrRouteMissing
-from .host_name_resolution import ClustersetNameResolution
-from .host_resolv_conf import StaleResolvConf
-from .host_rp_filter import RpFilterStrict
-from .kube_proxy import KubeProxyIpvs
-from .submariner_ready import SubmarinerNotReady
+from .gd001_submariner_not_ready import SubmarinerNotReady
+from .gd101_kube_proxy_ipvs import KubeProxyIpvs
+from .gd201_calico_not_vxlan import CalicoNotVxlan
+from .gd202_calico_bird_probes import CalicoBirdProbes
+from .gd203_calico_ippools_missing import CalicoIppoolsMissing
+from .gd301_externalips_admission_denied import ExternalIpsAdmissionDenied
+from .gd302_global_ingress_ip_missing import GlobalIngressIpMissing
+from .gd303_global_ip_inconsistent import GlobalIpInconsistent
+from .gd304_cidr_overlap import CidrOverlap
+from .gd305_export_without_selector import ExportWithoutSelector
+from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
+from .gd401_no_gateway_node import NoGatewayNode
+from .gd402_health_check_ping_failure import HealthCheckPingFailure
+from .gd403_connection_not_established import ConnectionNotEstablished
+from .gd501_stale_resolv_conf import StaleResolvConf
+from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
+from .gd503_clusterset_name_resolution import ClustersetNameResolution
+from .gd504_coredns_clusterset_forward import CorednsClustersetForward
+from .gd601_rp_filter_strict import RpFilterStrict
+from .gd602_globalcidr_route_missing import GlobalCidrRouteMissing
+from .gd603_global_ip_unreachable import GlobalIpUnreachable
 
 CHECK_PACK = CheckPack(
     checks=(

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import RESOLV_CONF_MAX_NAMESERVERS, HostView, ResolvConf, RouteLookup
-from globalnet_doctor.host_facts import ClusterFacts, GlobalService, host_reads
+from globalnet_doctor.host_situation import ClusterFacts, GlobalService, host_reads
+from globalnet_doctor.host_view import (
+    RESOLV_CONF_MAX_NAMESERVERS,
+    HostView,
+    ResolvConf,
+    RouteLookup,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import ResourceRef
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope

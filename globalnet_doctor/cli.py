@@ -274,7 +274,7 @@ def _prepare_run(
     **site: Any,
 ) -> _Run:
     from globalnet_doctor.config import load_settings
-    from globalnet_doctor.host_facts import HostMode
+    from globalnet_doctor.host_situation import HostMode
     from globalnet_doctor.kubeconfig import resolve_targets
     from globalnet_doctor.runner import HostOptions, RunOptions
 

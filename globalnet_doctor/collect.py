@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.bundle import NOT_IN_BUNDLE, Bundle, BundleError, BundleWriter
 from globalnet_doctor.config import Settings
 from globalnet_doctor.diagnose import build_report, read_everything
 from globalnet_doctor.formatters.json import report_to_dict
-from globalnet_doctor.host import host_view_from_dict, host_view_to_dict
-from globalnet_doctor.host_facts import HostMode, HostSituation
+from globalnet_doctor.host_situation import HostMode, HostSituation
+from globalnet_doctor.host_view import host_view_from_dict, host_view_to_dict
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import Report
 from globalnet_doctor.runner import HostOptions, Progress, RunOptions

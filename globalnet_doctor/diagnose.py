@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from globalnet_doctor import __version__, facts, host_facts
+from globalnet_doctor import __version__, facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import HostProbe
-from globalnet_doctor.host_facts import HostMode, HostSituation
+from globalnet_doctor.host_situation import HostMode, HostSituation
+from globalnet_doctor.host_view import HostProbe
 from globalnet_doctor.kinds import Probe, Read, plan_reads
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import ClusterInfo, Report

@@ -29,8 +29,8 @@ from globalnet_doctor.fixspec import (
     Step,
     SysctlChange,
 )
-from globalnet_doctor.host import HostFile
-from globalnet_doctor.host_facts import HostSituation
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import HostFile
 from globalnet_doctor.journal import Journal, JournalEntry
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import HOST, CheckResult, Status

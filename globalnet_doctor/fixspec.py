@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import HostFile, HostView, Route
-from globalnet_doctor.host_facts import HostSituation
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import HostFile, HostView, Route
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
 from globalnet_doctor.model import HOST, CheckResult
 from globalnet_doctor.view import ClusterView, KubeObject

@@ -27,7 +27,7 @@ from globalnet_doctor.fixspec import (
     Step,
     SysctlChange,
 )
-from globalnet_doctor.host import Route
+from globalnet_doctor.host_view import Route
 from globalnet_doctor.kinds import Kind
 
 JOURNAL_VERSION = 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.exitcodes import ExitCode
-from globalnet_doctor.host_facts import HostMode, HostSituation
+from globalnet_doctor.host_situation import HostMode, HostSituation
 from globalnet_doctor.model import HOST, CheckResult, Finding, Severity, Status, highest_severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
 from globalnet_doctor.view import ClusterView, InputUnavailable

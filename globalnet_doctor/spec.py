@@ -9,7 +9,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import HostProbe, HostRole, HostView
+from globalnet_doctor.host_view import HostProbe, HostRole, HostView
 from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
 from globalnet_doctor.view import ClusterView, KubeObject

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from globalnet_doctor.host import (
+from globalnet_doctor.host_view import (
     Address,
     DnsAnswer,
     DnsQuery,

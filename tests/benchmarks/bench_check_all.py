@@ -191,7 +191,7 @@ def bundle_seconds(lab: Lab, path: Path) -> float:
     """`gdoctor bundle` of every check, in-process from the read to the written archive."""
     from globalnet_doctor.collect import collect
     from globalnet_doctor.config import Settings
-    from globalnet_doctor.host_facts import HostMode
+    from globalnet_doctor.host_situation import HostMode
     from globalnet_doctor.kubeconfig import resolve_targets
     from globalnet_doctor.registry import load_registry
     from globalnet_doctor.runner import HostOptions, RunOptions

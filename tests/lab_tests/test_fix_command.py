@@ -110,7 +110,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_applied(lab):
 
 
 def test_an_object_edited_between_plan_and_apply_is_replanned_not_clobbered(lab):
-    from globalnet_doctor_fixes.gateway_label import LabelGatewayNode
+    from globalnet_doctor_fixes.gd401_no_gateway_node import LabelGatewayNode
 
     from globalnet_doctor.config import Settings
     from globalnet_doctor.fixer import Fixer

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from globalnet_doctor_checks._admission import admission_probe
-from globalnet_doctor_checks.admission_external_ips import ExternalIpsAdmissionDenied
-from globalnet_doctor_fixes.admission_external_ips import (
+from globalnet_doctor_checks.gd301_externalips_admission_denied import ExternalIpsAdmissionDenied
+from globalnet_doctor_fixes.gd301_externalips_admission_denied import (
     RETRIGGER_ANNOTATION,
     AllowGlobalnetExternalIps,
     add_flag_value,

@@ -7,14 +7,17 @@ from typing import Any
 
 import pytest
 from globalnet_doctor_checks._calico import ip_pools
-from globalnet_doctor_checks.calico_bird_probes import bird_flags
-from globalnet_doctor_checks.calico_encapsulation import (
+from globalnet_doctor_checks.gd201_calico_not_vxlan import (
     CalicoNotVxlan,
     calico_encapsulation_problems,
 )
-from globalnet_doctor_checks.calico_ippools import CalicoIppoolsMissing, missing_pool_problems
-from globalnet_doctor_checks.cidr_overlap import CidrOverlap, overlap_problems
-from globalnet_doctor_checks.external_host import owning_clusters
+from globalnet_doctor_checks.gd202_calico_bird_probes import bird_flags
+from globalnet_doctor_checks.gd203_calico_ippools_missing import (
+    CalicoIppoolsMissing,
+    missing_pool_problems,
+)
+from globalnet_doctor_checks.gd304_cidr_overlap import CidrOverlap, overlap_problems
+from globalnet_doctor_checks.gd306_external_host_outside_cluster_cidr import owning_clusters
 from views_from_objects import view_answering
 
 from globalnet_doctor import kinds

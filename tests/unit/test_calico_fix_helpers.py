@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from globalnet_doctor_fixes.calico import without_bird_flags
-from globalnet_doctor_fixes.calico_ippools import NewPool, pool_object
+from globalnet_doctor_fixes.gd201_calico_not_vxlan import without_bird_flags
+from globalnet_doctor_fixes.gd203_calico_ippools_missing import NewPool, pool_object
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ from globalnet_doctor_checks._admission import (
     flag_values,
 )
 from globalnet_doctor_checks._globalnet import internal_service_name, submariner_version
-from globalnet_doctor_checks.admission_external_ips import (
+from globalnet_doctor_checks.gd301_externalips_admission_denied import (
     ExternalIpsAdmissionDenied,
     ProbeUnanswered,
 )
-from globalnet_doctor_checks.global_ingress import GlobalIngressIpMissing
+from globalnet_doctor_checks.gd302_global_ingress_ip_missing import GlobalIngressIpMissing
 from views_from_objects import view_answering
 
 from globalnet_doctor.config import Settings

@@ -8,20 +8,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from globalnet_doctor_checks.host_global_reachability import GlobalIpUnreachable, _problems
-from globalnet_doctor_checks.host_global_route import GlobalCidrRouteMissing
-from globalnet_doctor_checks.host_name_resolution import (
+from globalnet_doctor_checks.gd501_stale_resolv_conf import StaleResolvConf, managed_by
+from globalnet_doctor_checks.gd503_clusterset_name_resolution import (
     ClustersetNameResolution,
     resolver_verdict,
 )
-from globalnet_doctor_checks.host_resolv_conf import StaleResolvConf, managed_by
-from globalnet_doctor_checks.host_rp_filter import RpFilterStrict
+from globalnet_doctor_checks.gd601_rp_filter_strict import RpFilterStrict
+from globalnet_doctor_checks.gd602_globalcidr_route_missing import GlobalCidrRouteMissing
+from globalnet_doctor_checks.gd603_global_ip_unreachable import GlobalIpUnreachable, _problems
 from scenario import BASES, CLUSTERS, read_cluster_folder
 from views_from_objects import view_answering
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import (
+from globalnet_doctor.host_situation import HostMode, OwnerSource
+from globalnet_doctor.host_view import (
     Address,
     DnsAnswer,
     DnsQuery,
@@ -39,7 +40,6 @@ from globalnet_doctor.host import (
     TcpOutcome,
     parse_resolv_conf,
 )
-from globalnet_doctor.host_facts import HostMode, OwnerSource
 from globalnet_doctor.model import Status
 from globalnet_doctor.runner import RunOptions, run_checks
 from globalnet_doctor.spec import CheckContext

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from globalnet_doctor_fixes.host_resolv_conf import with_nameserver
-from globalnet_doctor_fixes.host_rp_filter import with_assignments
+from globalnet_doctor_fixes.gd501_stale_resolv_conf import with_nameserver
+from globalnet_doctor_fixes.gd601_rp_filter_strict import with_assignments
 
 from globalnet_doctor.fixspec import FileChange, FileWrite, RouteChange, SysctlChange
-from globalnet_doctor.host import Route
+from globalnet_doctor.host_view import Route
 from globalnet_doctor.journal import Journal, JournalEntry
 
 

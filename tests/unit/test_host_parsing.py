@@ -16,7 +16,7 @@ from globalnet_doctor.adapters.host import (
     read_runtime_sysctls,
     sysctl_file_order,
 )
-from globalnet_doctor.host import (
+from globalnet_doctor.host_view import (
     Address,
     DnsAnswer,
     DnsQuery,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import dns_config
+from globalnet_doctor_checks import gd502_dnsmasq_upstream_stale as dns_config
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
@@ -113,35 +113,3 @@ class RepointDnsmasq(Fix):
                 )
             )
         return steps
-
-
-class RewriteLighthouseBlock(Fix):
-    id = "GD504"
-    title = "rewrite the Corefile's lighthouse block to forward to the Lighthouse clusterIP"
-    safety = Safety.SAFE
-    order = 60
-
-    def plan(self, ctx: FixContext) -> list[Step]:
-        view, settings = ctx.cluster, ctx.settings
-        configmap = view.get(
-            kinds.CONFIGMAPS, dns_config.COREDNS_CONFIGMAP, dns_config.COREDNS_NAMESPACE
-        )
-        expected = dns_config.lighthouse_cluster_ip(view, settings)
-        if configmap is None or expected is None:
-            return []
-        data = dict(configmap.get("data") or {})
-        corefile = str(data.get(dns_config.COREFILE_KEY, ""))
-        data[dns_config.COREFILE_KEY] = with_lighthouse_forward(corefile, expected)
-        if data[dns_config.COREFILE_KEY] == corefile:
-            return []
-        return [
-            KubeChange(
-                view.name,
-                kinds.CONFIGMAPS,
-                dns_config.COREDNS_NAMESPACE,
-                dns_config.COREDNS_CONFIGMAP,
-                configmap,
-                updated(configmap, data=data),
-                f"clusterset.local:53 forward . {expected}",
-            )
-        ]

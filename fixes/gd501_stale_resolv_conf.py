@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import host_resolv_conf
+from globalnet_doctor_checks import gd501_stale_resolv_conf as host_resolv_conf
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import (
     FileChange,
@@ -25,8 +25,8 @@ from globalnet_doctor.fixspec import (
     Safety,
     Step,
 )
-from globalnet_doctor.host import RESOLV_CONF_MAX_NAMESERVERS, parse_resolv_conf
-from globalnet_doctor.host_facts import HostSituation
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, parse_resolv_conf
 
 BACKUP_SUFFIX = ".gdoctor-bak"
 _NAMESERVER = re.compile(r"^[ \t]*nameserver[ \t]+(?P<ip>\S+)")

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from globalnet_doctor_checks import _calico
-from globalnet_doctor_checks.calico_bird_probes import BIRD_FLAGS
-from globalnet_doctor_checks.calico_encapsulation import IPIP_ENV
+from globalnet_doctor_checks.gd201_calico_not_vxlan import IPIP_ENV
+from globalnet_doctor_checks.gd202_calico_bird_probes import BIRD_FLAGS
 
 from globalnet_doctor import kinds
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
@@ -226,36 +226,6 @@ class CalicoToVxlan(Fix):
             "calico-node pod with it"
         )
         return _update(view.name, kinds.DAEMONSETS, daemonset, after, why)
-
-
-class DropBirdProbeFlags(Fix):
-    """Disruptive rather than safe: the edit is to the pod template, so the DaemonSet
-    controller restarts every calico-node pod, one node at a time, to apply it."""
-
-    id = "GD202"
-    title = "remove -bird-live / -bird-ready from the calico-node probes"
-    safety = Safety.DISRUPTIVE
-    order = 25
-    """After GD201, whose switch to VXLAN is what makes these flags wrong."""
-
-    def plan(self, ctx: FixContext) -> list[Step]:
-        view = ctx.cluster
-        daemonset = _calico.calico_node(view)
-        if daemonset is None:
-            return []
-        if _calico.networking_backend(view).effective not in BIRDLESS_BACKENDS:
-            return []  # BIRD runs: its probes are right
-        _refuse_operator_managed(view, "edit calico-node's probes")
-        after = updated(daemonset)
-        for container in _containers(after):
-            drop_bird_probe_flags(container)
-        if after["spec"]["template"] == daemonset["spec"]["template"]:
-            return []
-        why = (
-            "remove -bird-live / -bird-ready from the probe commands (BIRD does not run); "
-            "the DaemonSet controller then restarts every calico-node pod"
-        )
-        return [_update(view.name, kinds.DAEMONSETS, daemonset, after, why)]
 
 
 def _refuse_operator_managed(view: ClusterView, what: str) -> None:

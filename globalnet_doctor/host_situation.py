@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from globalnet_doctor import facts, kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import HostRole, HostView
+from globalnet_doctor.host_view import HostRole, HostView
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
 

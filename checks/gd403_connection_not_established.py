@@ -17,7 +17,7 @@ from globalnet_doctor.view import KubeObject
 
 from . import _gateways
 from ._submariner import require_submariner
-from .gateway_nodes import gateway_nodes
+from .gd401_no_gateway_node import gateway_nodes
 
 
 def remote_endpoints(ctx: CheckContext, local_id: str | None) -> dict[str, str]:

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import facts, host_facts, kinds
+from globalnet_doctor import facts, kinds
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import HostRole
+from globalnet_doctor.host_view import HostRole
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref

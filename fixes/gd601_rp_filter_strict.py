@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import host_rp_filter
+from globalnet_doctor_checks import gd601_rp_filter_strict as host_rp_filter
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import (
@@ -19,8 +19,8 @@ from globalnet_doctor.fixspec import (
     Step,
     SysctlChange,
 )
-from globalnet_doctor.host import as_int, parse_sysctl_file, rp_filter_path
-from globalnet_doctor.host_facts import HostSituation, cluster_facts
+from globalnet_doctor.host_situation import HostSituation, cluster_facts
+from globalnet_doctor.host_view import as_int, parse_sysctl_file, rp_filter_path
 
 PERSIST_FILE = "etc/sysctl.d/99-zz-gdoctor.conf"
 """Named to sort after every usual file, so its explicit lines win at boot."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import (
+from globalnet_doctor.host_situation import GlobalService
+from globalnet_doctor.host_view import (
     HostProbe,
     HostRole,
     HostView,
@@ -24,7 +25,6 @@ from globalnet_doctor.host import (
     TcpConnect,
     TcpOutcome,
 )
-from globalnet_doctor.host_facts import GlobalService
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import host_facts
-from globalnet_doctor.host import HostRole, HostView, RouteLookup
-from globalnet_doctor.host_facts import ClusterFacts, NodeAddress, OwnerSource
+from globalnet_doctor import host_situation as host_facts
+from globalnet_doctor.host_situation import ClusterFacts, NodeAddress, OwnerSource
+from globalnet_doctor.host_view import HostRole, HostView, RouteLookup
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import CheckContext
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from globalnet_doctor.host import HostRole, HostView, PersistedValue, as_int, rp_filter_path
-from globalnet_doctor.host_facts import ClusterFacts, neighbour_gateways
+from globalnet_doctor.host_situation import ClusterFacts, neighbour_gateways
+from globalnet_doctor.host_view import HostRole, HostView, PersistedValue, as_int, rp_filter_path
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable
 

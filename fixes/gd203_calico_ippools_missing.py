@@ -16,7 +16,7 @@ from typing import Any
 
 from globalnet_doctor_checks import _calico
 from globalnet_doctor_checks._cidrs import covers, overlaps, parse_network
-from globalnet_doctor_checks.calico_ippools import CRD_API, V3_API
+from globalnet_doctor_checks.gd203_calico_ippools_missing import CRD_API, V3_API
 
 from globalnet_doctor import facts, kinds
 from globalnet_doctor.config import Settings

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from globalnet_doctor_checks import kube_proxy
+from globalnet_doctor_checks import gd101_kube_proxy_ipvs as kube_proxy
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings

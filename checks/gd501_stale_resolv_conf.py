@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from globalnet_doctor import host_facts, kinds
-from globalnet_doctor.host import RESOLV_CONF_MAX_NAMESERVERS, HostRole, ResolvConf
-from globalnet_doctor.host_facts import ClusterFacts, DnsService
+from globalnet_doctor import host_situation as host_facts
+from globalnet_doctor import kinds
+from globalnet_doctor.host_situation import ClusterFacts, DnsService
+from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, HostRole, ResolvConf
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable, ref
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globalnet_doctor_checks.gateway_nodes import GATEWAY_LABEL
+from globalnet_doctor_checks.gd401_no_gateway_node import GATEWAY_LABEL
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings

@@ -17,7 +17,11 @@ from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
 
-from . import _gateways, calico_encapsulation, calico_ippools, cidr_overlap, kube_proxy
+from . import _gateways
+from . import gd101_kube_proxy_ipvs as kube_proxy
+from . import gd201_calico_not_vxlan as calico_encapsulation
+from . import gd203_calico_ippools_missing as calico_ippools
+from . import gd304_cidr_overlap as cidr_overlap
 from ._submariner import require_submariner
 
 Predicate = Callable[[ClusterView, Sequence[ClusterView], Settings], list[str]]

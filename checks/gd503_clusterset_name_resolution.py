@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host import DnsAnswer, DnsQuery, HostProbe, HostRole, HostView
-from globalnet_doctor.host_facts import GlobalService, expected_answers
+from globalnet_doctor.host_situation import GlobalService, expected_answers
+from globalnet_doctor.host_view import DnsAnswer, DnsQuery, HostProbe, HostRole, HostView
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView

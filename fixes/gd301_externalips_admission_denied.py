@@ -46,7 +46,7 @@ from globalnet_doctor_checks._globalnet import (
     namespace_of,
     service_ingress_ip,
 )
-from globalnet_doctor_checks.admission_external_ips import DENY_SERVICE_EXTERNAL_IPS
+from globalnet_doctor_checks.gd301_externalips_admission_denied import DENY_SERVICE_EXTERNAL_IPS
 
 from globalnet_doctor import facts, kinds
 from globalnet_doctor.config import Settings

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from globalnet_doctor_checks import host_global_route
+from globalnet_doctor_checks import gd602_globalcidr_route_missing as host_global_route
 
-from globalnet_doctor import host_facts
+from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.fixspec import Fix, FixContext, PlanError, RouteChange, Safety, Step
-from globalnet_doctor.host import HostView, Route
+from globalnet_doctor.host_view import HostView, Route
 
 MAIN_TABLE = 254
 

@@ -1,0 +1,102 @@
+"""GD502 and GD504: the DNS configuration that sends clusterset.local to Lighthouse.
+
+GD502: the external dnsmasq forwards ``svc.clusterset.local`` to the Lighthouse CoreDNS
+Service's clusterIP. GD504: the cluster's CoreDNS forwards ``clusterset.local`` there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from globalnet_doctor import facts, kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+
+from ._submariner import require_submariner
+from .gd502_dnsmasq_upstream_stale import (
+    COREDNS_CONFIGMAP,
+    COREDNS_NAMESPACE,
+    COREFILE_KEY,
+    CUSTOM_CONFIG_KEY,
+    LIGHTHOUSE_SERVICE,
+    corefile_clusterset_forwards,
+    lighthouse_cluster_ip,
+    lighthouse_reads,
+    service_discovery,
+)
+
+
+class CorednsClustersetForward(Check):
+    id = "GD504"
+    name = "coredns-clusterset-forward"
+    title = "The cluster DNS forwards clusterset.local to the Lighthouse CoreDNS Service"
+    severity = Severity.ERROR
+    tags = frozenset({"dns", "cluster"})
+    fix = "GD504"
+
+    @classmethod
+    def reads(cls, settings: Settings) -> Sequence[Read]:
+        return (
+            *facts.submariner_reads(settings),
+            Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
+            # Every ConfigMap of kube-system: CoreDNS's own and a custom Lighthouse one.
+            Read(kinds.CONFIGMAPS, COREDNS_NAMESPACE),
+            *lighthouse_reads(settings),
+        )
+
+    def run(self, ctx: CheckContext) -> Iterable[Finding]:
+        view, settings = ctx.cluster, ctx.settings
+        cr = require_submariner(ctx)
+        discovery = service_discovery(view, settings)
+        if discovery is None and not (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+            raise NotApplicable("service discovery (Lighthouse) is not enabled")
+        custom = ((discovery or {}).get("spec") or {}).get("coreDNSCustomConfig") or {}
+        if custom.get("configMapName"):
+            namespace = custom.get("namespace") or COREDNS_NAMESPACE
+            name, key = str(custom["configMapName"]), CUSTOM_CONFIG_KEY
+            if namespace != COREDNS_NAMESPACE:
+                raise NotApplicable(
+                    f"the Lighthouse DNS configuration is in {namespace}/{name}, outside "
+                    f"{COREDNS_NAMESPACE}, which gdoctor does not read"
+                )
+        else:
+            namespace, name, key = COREDNS_NAMESPACE, COREDNS_CONFIGMAP, COREFILE_KEY
+        configmap = view.get(kinds.CONFIGMAPS, name, namespace)
+        if configmap is None:
+            raise NotApplicable(f"no CoreDNS ConfigMap {namespace}/{name} (not CoreDNS?)")
+        expected = lighthouse_cluster_ip(view, settings)
+        forwards = corefile_clusterset_forwards(str((configmap.get("data") or {}).get(key, "")))
+        resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
+        evidence = {
+            "configMap": f"{namespace}/{name}",
+            "key": key,
+            "clustersetForwards": forwards,
+            "lighthouseClusterIP": expected,
+        }
+        if expected is None:
+            yield self.finding(
+                f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist",
+                resources=resources,
+                evidence=evidence,
+                remedy="Lighthouse is not deployed: check the ServiceDiscovery CR and GD001.",
+            )
+        elif forwards is None:
+            yield self.finding(
+                f"{namespace}/{name} has no clusterset.local block: clusterset names do not "
+                "resolve from pods",
+                resources=resources,
+                evidence=evidence,
+                remedy=f"Add a `clusterset.local:53 {{ forward . {expected} }}` block between "
+                "#lighthouse-start and #lighthouse-end.",
+            )
+        elif forwards != [expected]:
+            yield self.finding(
+                f"{namespace}/{name} forwards clusterset.local to "
+                f"{', '.join(forwards) or 'nothing'}, but the Lighthouse CoreDNS Service's "
+                f"clusterIP is {expected}",
+                resources=resources,
+                evidence=evidence,
+                remedy=f"Rewrite the lighthouse block to `forward . {expected}`.",
+            )
