@@ -7,7 +7,6 @@ extracted to disk; members are checked for type, path, size and hash before use.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -19,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from globalnet_doctor import __version__
 from globalnet_doctor.gcpause import gc_paused
@@ -234,12 +233,9 @@ class Bundle:
     members: dict[str, bytes]
 
     def json(self, name: str) -> Any:
-        try:
-            return json.loads(self.members[name])
-        except KeyError:
-            raise BundleError(f"the bundle has no {name}") from None
-        except ValueError as exc:
-            raise BundleError(f"{name} in the bundle is not valid JSON: {exc}") from None
+        if name not in self.members:
+            raise BundleError(f"the bundle has no {_printable(name)}")
+        return _parse_json(f"{_printable(name)} in the bundle", self.members[name])
 
     def views(self) -> list[ClusterView]:
         with gc_paused():
@@ -261,39 +257,25 @@ class Bundle:
 
 
 def read_bundle(path: Path) -> Bundle:
-    """Reads and verifies an untrusted bundle entirely in memory."""
+    """Reads and verifies an untrusted bundle entirely in memory.
+
+    The archive is decompressed and its tar headers parsed here, in bounded steps, rather than
+    by ``tarfile``: tarfile reads a GNU long name or a PAX header whole, whatever size it
+    declares, before any of our limits could apply.
+    """
+    if path.is_dir():
+        raise BundleError(f"{path} is a directory, not a bundle")
     try:
-        archive = tarfile.open(path, "r:gz")  # noqa: SIM115 (closed by the with below)
+        stream = path.open("rb")
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist") from None
-    except (tarfile.TarError, OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise BundleError(f"{path} is not a gdoctor bundle (a .tar.gz): {exc}") from None
-    members: dict[str, bytes] = {}
-    total = 0
-    try:
-        with archive:
-            for count, info in enumerate(archive, start=1):
-                if count > MAX_MEMBERS:
-                    raise BundleError(f"{path} has more than {MAX_MEMBERS} members")
-                _check_member(info)
-                if info.size > MAX_MEMBER_BYTES or total + info.size > MAX_TOTAL_BYTES:
-                    raise BundleError(f"{info.name} is too large ({info.size} bytes)")
-                handle = archive.extractfile(info)
-                data = handle.read(MAX_MEMBER_BYTES + 1) if handle is not None else b""
-                if len(data) != info.size:
-                    raise BundleError(f"{info.name} is truncated")
-                total += len(data)
-                if info.name in members:
-                    raise BundleError(f"{info.name} appears twice in the bundle")
-                members[info.name] = data
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise BundleError(f"{path} is truncated or corrupt: {exc}") from None
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}") from None
+    with stream:
+        members = _read_members(path, _Decompressed(stream, path))
     if "manifest.json" not in members:
         raise BundleError(f"{path} has no manifest.json: not a gdoctor bundle")
-    try:
-        manifest = json.loads(members.pop("manifest.json"))
-    except ValueError as exc:
-        raise BundleError(f"the bundle's manifest is not valid JSON: {exc}") from None
+    manifest = _parse_json("the bundle's manifest", members.pop("manifest.json"))
     if not isinstance(manifest, dict) or manifest.get("formatVersion") != FORMAT_VERSION:
         version = manifest.get("formatVersion") if isinstance(manifest, dict) else None
         raise BundleError(
@@ -303,12 +285,249 @@ def read_bundle(path: Path) -> Bundle:
     return Bundle(manifest, members)
 
 
-def _check_member(info: tarfile.TarInfo) -> None:
-    if not info.isfile():
-        raise BundleError(f"{info.name}: only regular files are allowed in a bundle")
-    name = info.name
+_BLOCK = 512
+_MAX_NAME_BYTES = 4096
+"""A GNU long-name record longer than this is refused before it is read."""
+_MAX_PAX_BYTES = 64 * 1024
+_REGULAR = (b"0", b"\0", b"7")
+_DIRECTORY = b"5"
+_GNU_LONG_NAME = b"L"
+_PAX_HEADERS = (b"x", b"g")
+
+
+class _Decompressed:
+    """The gzip stream of an archive, decompressed on demand and never past a bound: what a
+    small archive could expand into is limited before it is held."""
+
+    _CHUNK = 64 * 1024
+
+    def __init__(self, raw: BinaryIO, path: Path) -> None:
+        self.raw: BinaryIO | _Prefixed = raw
+        self.path = path
+        self.buffer = bytearray()
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.produced = 0
+        self.limit = MAX_TOTAL_BYTES + (MAX_MEMBERS + 2) * 3 * _BLOCK + 2 * _MAX_PAX_BYTES
+        self.ended = False
+
+    def read(self, size: int) -> bytes:
+        """Exactly ``size`` bytes, or fewer only at the end of the archive."""
+        while len(self.buffer) < size and not self.ended:
+            self._inflate(size - len(self.buffer))
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def _inflate(self, wanted: int) -> None:
+        pending = self.inflater.unconsumed_tail
+        if not pending:
+            pending = self.raw.read(self._CHUNK)
+            if not pending:
+                if not self.inflater.eof:
+                    raise BundleError(f"{self.path} is truncated (the gzip stream ends early)")
+                self.ended = True
+                return
+        try:
+            out = self.inflater.decompress(pending, max(wanted, self._CHUNK))
+        except zlib.error as exc:
+            raise BundleError(f"{self.path} is not a gdoctor bundle (a .tar.gz): {exc}") from None
+        self.produced += len(out)
+        if self.produced > self.limit:
+            raise BundleError(
+                f"{self.path} expands beyond {MAX_TOTAL_BYTES // (1024 * 1024)} MiB: refused"
+            )
+        self.buffer += out
+        if self.inflater.eof:
+            rest = self.inflater.unused_data
+            # Concatenated gzip members are one stream to gzip(1): read on with a new one.
+            self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self.raw = _Prefixed(rest, self.raw)
+            if not rest:
+                self._at_end_of_member()
+
+    def _at_end_of_member(self) -> None:
+        """After a gzip member with nothing behind it in the buffer: the end, unless the file
+        holds another member."""
+        following = self.raw.read(self._CHUNK)
+        if not following.strip(b"\0"):
+            self.ended = True
+        else:
+            self.raw = _Prefixed(following, self.raw)
+
+
+class _Prefixed:
+    """A file object read after some bytes already taken from it."""
+
+    def __init__(self, head: bytes, tail: BinaryIO | _Prefixed) -> None:
+        self.head, self.tail = head, tail
+
+    def read(self, size: int) -> bytes:
+        if self.head:
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        return self.tail.read(size)
+
+
+@dataclass(frozen=True)
+class _Header:
+    name: str
+    size: int
+    kind: bytes
+
+
+def _read_members(path: Path, stream: _Decompressed) -> dict[str, bytes]:
+    members: dict[str, bytes] = {}
+    total = 0
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    while True:
+        header = _next_header(path, stream)
+        if header is None:
+            break
+        if header.kind == _GNU_LONG_NAME:
+            long_name = _text(_record(path, stream, header, _MAX_NAME_BYTES)).rstrip("\0")
+            continue
+        if header.kind in _PAX_HEADERS:
+            record = _record(path, stream, header, _MAX_PAX_BYTES)
+            if header.kind == b"x":
+                pax = _pax_fields(path, record)
+            continue
+        name = _normalised(pax.get("path", long_name if long_name is not None else header.name))
+        size = _pax_size(path, pax, header.size)
+        long_name, pax = None, {}
+        if header.kind == _DIRECTORY:
+            _check_name(name.rstrip("/"), directory=True)
+            _skip(path, stream, size + (-size % _BLOCK))
+            continue
+        if header.kind not in _REGULAR:
+            raise BundleError(f"{_printable(name)}: only regular files are allowed in a bundle")
+        _check_name(name)
+        if len(members) >= MAX_MEMBERS:
+            raise BundleError(f"{path} has more than {MAX_MEMBERS} members")
+        if size > MAX_MEMBER_BYTES or total + size > MAX_TOTAL_BYTES:
+            raise BundleError(f"{_printable(name)} is too large ({size} bytes)")
+        data = stream.read(size)
+        if len(data) != size:
+            raise BundleError(f"{_printable(name)} is truncated")
+        _skip(path, stream, -size % _BLOCK)
+        total += size
+        if name in members:
+            raise BundleError(f"{_printable(name)} appears twice in the bundle")
+        members[name] = data
+    return members
+
+
+def _next_header(path: Path, stream: _Decompressed) -> _Header | None:
+    block = stream.read(_BLOCK)
+    if not block or block == bytes(_BLOCK):
+        return None  # the end-of-archive marker (or an archive ending right after a member)
+    if len(block) != _BLOCK:
+        raise BundleError(f"{path} is truncated (a tar header is cut short)")
+    stored = _octal(block[148:156])
+    computed = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    if stored is None or stored != computed:
+        raise BundleError(f"{path} is corrupt (a tar header's checksum does not match)")
+    name = block[:100].split(b"\0", 1)[0]
+    if block[257:262] == b"ustar":
+        prefix = block[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    size = _octal(block[124:136])
+    if size is None:
+        # Base-256 sizes (over 8 GiB) and garbage alike: nothing a bundle can hold.
+        raise BundleError(f"{path} is corrupt or too large (a tar header declares no size)")
+    return _Header(_text(name), size, block[156:157])
+
+
+def _record(path: Path, stream: _Decompressed, header: _Header, limit: int) -> bytes:
+    if header.size > limit:
+        raise BundleError(
+            f"{path}: a tar header record declares {header.size} bytes (at most {limit}): refused"
+        )
+    data = stream.read(header.size)
+    if len(data) != header.size:
+        raise BundleError(f"{path} is truncated")
+    _skip(path, stream, -header.size % _BLOCK)
+    return data
+
+
+def _skip(path: Path, stream: _Decompressed, size: int) -> None:
+    while size > 0:
+        step = min(size, 1024 * 1024)
+        if len(stream.read(step)) != step:
+            raise BundleError(f"{path} is truncated")
+        size -= step
+
+
+def _octal(field: bytes) -> int | None:
+    digits = field.replace(b"\0", b" ").strip()
+    if not digits:
+        return 0
+    try:
+        return int(digits, 8)
+    except ValueError:
+        return None
+
+
+def _pax_fields(path: Path, record: bytes) -> dict[str, str]:
+    """The ``path`` and ``size`` of a PAX extended header (``LEN key=value\\n`` records)."""
+    fields: dict[str, str] = {}
+    rest = record
+    while rest.strip(b"\0"):
+        length_text = rest.partition(b" ")[0]
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BundleError(f"{path} is corrupt (a PAX header is malformed)") from None
+        entry, rest = rest[:length], rest[length:]
+        if length <= len(length_text) or not entry.endswith(b"\n"):
+            raise BundleError(f"{path} is corrupt (a PAX header is malformed)")
+        key, _, value = entry[len(length_text) + 1 : -1].partition(b"=")
+        if key in (b"path", b"size"):
+            fields[key.decode("ascii")] = _text(value)
+    return fields
+
+
+def _pax_size(path: Path, pax: dict[str, str], size: int) -> int:
+    if "size" not in pax:
+        return size
+    try:
+        return int(pax["size"])
+    except ValueError:
+        raise BundleError(f"{path} is corrupt (a PAX size is not a number)") from None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _normalised(name: str) -> str:
+    """A member name as `tar -C dir .` writes it (``./clusters/...``) read as ours."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
+
+
+def _printable(name: str) -> str:
+    """A member name as it may be shown: control characters escaped, length bounded."""
+    return name.encode("unicode_escape").decode("ascii")[:200]
+
+
+def _check_name(name: str, directory: bool = False) -> None:
+    if directory and name in ("", "."):
+        return
     if name.startswith("/") or ".." in name.split("/") or not _MEMBER_NAME.match(name):
-        raise BundleError(f"{name}: unsafe member path")
+        raise BundleError(f"{_printable(name)}: unsafe member path")
+
+
+def _parse_json(what: str, data: bytes) -> Any:
+    try:
+        with gc_paused():
+            return json.loads(data)
+    except RecursionError:
+        raise BundleError(f"{what} is nested too deeply to be read") from None
+    except ValueError as exc:
+        raise BundleError(f"{what} is not valid JSON: {exc}") from None
 
 
 def _verify(manifest: dict[str, Any], members: dict[str, bytes]) -> None:

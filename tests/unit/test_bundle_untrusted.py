@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 
 import pytest
@@ -75,10 +76,10 @@ def test_a_well_formed_bundle_reads(tmp_path):
             [({"name": "dev", "type": tarfile.CHRTYPE, "devmajor": 1, "devminor": 3}, b"")],
             "only regular files",
         ),
-        ([({"name": "dir", "type": tarfile.DIRTYPE}, b"")], "only regular files"),
+        ([({"name": "../dir", "type": tarfile.DIRTYPE}, b"")], "unsafe member path"),
         ([({"name": "extra.json"}, b"{}")], "does not match its manifest"),
     ],
-    ids=["traversal", "absolute", "symlink", "hardlink", "device", "directory", "unlisted"],
+    ids=["traversal", "absolute", "symlink", "hardlink", "device", "directory-outside", "unlisted"],
 )
 def test_unsafe_members_are_refused(tmp_path, entries, message):
     with pytest.raises(BundleError, match=message):
@@ -114,7 +115,7 @@ def test_truncated_and_corrupt_archives(tmp_path):
     whole = archive(tmp_path / "b.tar.gz", good_entries()).read_bytes()
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(BundleError, match=r"truncated or corrupt|not a gdoctor bundle"):
+    with pytest.raises(BundleError, match=r"truncated|corrupt|not a gdoctor bundle"):
         read_bundle(truncated)
     garbage = tmp_path / "garbage.tar.gz"
     garbage.write_bytes(b"this is not an archive")
@@ -141,3 +142,33 @@ def test_the_cli_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar.gz"]
     missing = gdoctor("check", "--all", "--bundle", str(tmp_path / "none.tar.gz"))
     assert (missing.code, "does not exist" in missing.stderr) == (2, True)
+
+
+def test_a_bundle_repacked_by_gnu_tar_from_its_folder_reads(tmp_path):
+    """`tar czf x.tgz -C dir .` writes `./`, `./clusters/` and `./manifest.json` entries."""
+    original = read_bundle(archive(tmp_path / "b.tar.gz", good_entries()))
+    unpacked = tmp_path / "unpacked"
+    (unpacked / "sub").mkdir(parents=True)
+    for name, data in [
+        ("manifest.json", manifest_for(original.members)),
+        *original.members.items(),
+    ]:
+        (unpacked / name).write_bytes(data)
+    repacked = tmp_path / "x.tgz"
+    subprocess.run(["tar", "czf", str(repacked), "-C", str(unpacked), "."], check=True)
+    assert read_bundle(repacked).members == original.members
+
+
+def test_a_long_name_record_declaring_a_gigabyte_is_refused_before_it_is_read(tmp_path):
+    header = bytearray(512)
+    header[0:13] = b"././@LongLink"
+    header[100:108] = b"0000644\0"
+    header[124:136] = b"%011o\0" % (1 << 30)
+    header[156:157] = b"L"
+    header[257:263] = b"ustar "
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    path = tmp_path / "bomb.tar.gz"
+    path.write_bytes(gzip.compress(bytes(header) + b"a" * 4096))
+    with pytest.raises(BundleError, match="declares 1073741824 bytes"):
+        read_bundle(path)
