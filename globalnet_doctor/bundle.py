@@ -24,6 +24,7 @@ from globalnet_doctor import __version__
 from globalnet_doctor.gcpause import gc_paused
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
 from globalnet_doctor.redact import Redactions, scrub, scrub_text
+from globalnet_doctor.terminal import printable
 from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
 
 FORMAT_VERSION = 1
@@ -234,8 +235,8 @@ class Bundle:
 
     def json(self, name: str) -> Any:
         if name not in self.members:
-            raise BundleError(f"the bundle has no {_printable(name)}")
-        return _parse_json(f"{_printable(name)} in the bundle", self.members[name])
+            raise BundleError(f"the bundle has no {printable(name, 200)}")
+        return _parse_json(f"{printable(name, 200)} in the bundle", self.members[name])
 
     def views(self) -> list[ClusterView]:
         with gc_paused():
@@ -400,19 +401,19 @@ def _read_members(path: Path, stream: _Decompressed) -> dict[str, bytes]:
             _skip(path, stream, size + (-size % _BLOCK))
             continue
         if header.kind not in _REGULAR:
-            raise BundleError(f"{_printable(name)}: only regular files are allowed in a bundle")
+            raise BundleError(f"{printable(name, 200)}: only regular files are allowed in a bundle")
         _check_name(name)
         if len(members) >= MAX_MEMBERS:
             raise BundleError(f"{path} has more than {MAX_MEMBERS} members")
         if size > MAX_MEMBER_BYTES or total + size > MAX_TOTAL_BYTES:
-            raise BundleError(f"{_printable(name)} is too large ({size} bytes)")
+            raise BundleError(f"{printable(name, 200)} is too large ({size} bytes)")
         data = stream.read(size)
         if len(data) != size:
-            raise BundleError(f"{_printable(name)} is truncated")
+            raise BundleError(f"{printable(name, 200)} is truncated")
         _skip(path, stream, -size % _BLOCK)
         total += size
         if name in members:
-            raise BundleError(f"{_printable(name)} appears twice in the bundle")
+            raise BundleError(f"{printable(name, 200)} appears twice in the bundle")
         members[name] = data
     return members
 
@@ -508,16 +509,11 @@ def _normalised(name: str) -> str:
     return name
 
 
-def _printable(name: str) -> str:
-    """A member name as it may be shown: control characters escaped, length bounded."""
-    return name.encode("unicode_escape").decode("ascii")[:200]
-
-
 def _check_name(name: str, directory: bool = False) -> None:
     if directory and name in ("", "."):
         return
     if name.startswith("/") or ".." in name.split("/") or not _MEMBER_NAME.match(name):
-        raise BundleError(f"{_printable(name)}: unsafe member path")
+        raise BundleError(f"{printable(name, 200)}: unsafe member path")
 
 
 def _parse_json(what: str, data: bytes) -> Any:

@@ -772,16 +772,26 @@ def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | Non
 def diff_command(old: Path, new: Path, output: str) -> None:
     """Findings that appeared (+), disappeared (-) or changed (~) between two runs.
 
-    OLD and NEW are JSON reports (`check -o json`) or support bundles. Findings are keyed by
-    check, cluster and resource. Exit code 1 when anything differs, 0 otherwise.
+    OLD and NEW are JSON reports (`check -o json`) or support bundles; a bundle is analysed
+    again from the objects it recorded. Findings are keyed by check, cluster and resource. A
+    cluster unreachable on one side (!) makes its findings unknown (?), not gone; a status
+    moving to or from skip or error is shown (>). Exit code 1 when findings or statuses
+    changed, 3 when nothing did but a side was incomplete, 0 otherwise, 2 for unusable input.
     """
 
     def body() -> int:
-        from globalnet_doctor.diffing import diff_reports, load_report, render_json, render_text
+        from globalnet_doctor.diffing import (
+            diff_sides,
+            exit_code,
+            load_side,
+            render_json,
+            render_text,
+        )
 
-        changes = diff_reports(load_report(old), load_report(new))
+        before, after = load_side(old), load_side(new)
+        changes = diff_sides(before, after)
         sys.stdout.write(render_json(changes) if output == "json" else render_text(changes))
-        return 1 if changes else 0
+        return exit_code(changes, before, after)
 
     _guarded(body)
 

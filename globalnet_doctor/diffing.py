@@ -1,119 +1,382 @@
-"""`gdoctor diff`: what changed between two reports (or the reports inside two bundles)."""
+"""`gdoctor diff`: what changed between two runs, as the checks judge each side.
+
+A side is a JSON report (`check -o json`) or a support bundle. A bundle is analysed again from
+the objects it recorded (the report stored inside it may be outdated or edited), so both sides
+say what this gdoctor's checks say. Findings are keyed by check, cluster and resource, several
+findings about one resource kept apart; a cluster that was read on one side and not on the
+other makes its findings unknown there, never "gone".
+"""
 
 from __future__ import annotations
 
+import enum
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from globalnet_doctor.errors import UsageError
+from globalnet_doctor.exitcodes import ExitCode
+from globalnet_doctor.terminal import printable
+
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b"
+_STATUSES = frozenset({"pass", "fail", "skip", "error"})
 
 Key = tuple[str, str, str]
+"""(check, cluster, subject): the subject is the first resource, else the message."""
+
+
+class ChangeKind(enum.StrEnum):
+    APPEARED = "appeared"
+    DISAPPEARED = "disappeared"
+    CHANGED = "changed"
+    UNKNOWN = "unknown"
+    """A finding of one side whose cluster or check gave no verdict on the other side."""
+    STATUS = "status"
+    """A result's status moved to or from skip or error (pass and fail show as findings)."""
+    REACHABILITY = "reachability"
+
+
+FINDING_CHANGES = frozenset({ChangeKind.APPEARED, ChangeKind.DISAPPEARED, ChangeKind.CHANGED})
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: str
-    """appeared, disappeared or changed."""
+    kind: ChangeKind
     key: Key
-    """(check, cluster, resource or message)."""
-    old: dict[str, Any] | None
-    new: dict[str, Any] | None
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    changed_fields: tuple[str, ...] = ()
+    """For CHANGED: which parts of the finding differ (severity, message, evidence.<key>...)."""
+    note: str = ""
+    """For UNKNOWN, STATUS and REACHABILITY: why, in words."""
 
 
-def load_report(path: Path) -> dict[str, Any]:
-    """A JSON report, or the report a bundle recorded."""
-    if path.suffix == ".json":
-        try:
-            report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UsageError(f"{path} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path} is not a JSON report: {exc}") from None
-    else:
-        from globalnet_doctor.bundle import BundleError, read_bundle
+@dataclass(frozen=True)
+class Side:
+    """One side of the diff: a validated report, and whether its run was complete."""
 
-        try:
-            report = read_bundle(path).json("report.json")
-        except BundleError as exc:
-            raise UsageError(f"cannot use bundle {path}: {exc}") from None
-    if not isinstance(report, dict) or report.get("schemaVersion") != 1:
-        raise UsageError(f"{path} is not a gdoctor report (schemaVersion 1)")
+    report: Mapping[str, Any]
+    unreachable: Mapping[str, str] = field(default_factory=dict)
+    """cluster -> why it was not read."""
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.unreachable) or any(r["status"] == "error" for r in self.report["results"])
+
+
+# -- reading a side -----------------------------------------------------------------------------
+
+
+def load_side(path: Path) -> Side:
+    """A JSON report or a bundle (told apart by content, not by name), validated."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a report or a bundle")
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(2)
+    except FileNotFoundError:
+        raise UsageError(f"{path} does not exist") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    report = _analysed_bundle(path) if head == _GZIP_MAGIC else _json_report(path)
+    validated = validated_report(report, path)
+    unreachable = {
+        c["name"]: str(c.get("error") or "unreachable")
+        for c in validated["clusters"]
+        if not c["reachable"]
+    }
+    return Side(validated, unreachable)
+
+
+def _json_report(path: Path) -> Any:
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_REPORT_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_REPORT_BYTES // (1024 * 1024)} MiB")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply to be a gdoctor report") from None
+    except ValueError as exc:
+        raise UsageError(f"{path} is neither a JSON report nor a bundle: {exc}") from None
+
+
+def _analysed_bundle(path: Path) -> dict[str, Any]:
+    """The report this gdoctor's checks give on what the bundle recorded."""
+    from globalnet_doctor.bundle import BundleError, read_bundle
+    from globalnet_doctor.collect import replay
+    from globalnet_doctor.formatters.json import report_to_dict
+    from globalnet_doctor.registry import load_registry
+
+    try:
+        report = replay(read_bundle(path), load_registry().checks, frozenset())
+    except BundleError as exc:
+        raise UsageError(f"cannot use bundle {path}: {exc}") from None
+    return report_to_dict(report)
+
+
+class _Malformed(Exception):
+    pass
+
+
+def validated_report(report: Any, path: Path) -> dict[str, Any]:
+    """``report`` if it has the shape of a gdoctor JSON report (the parts diff uses), else a
+    usage error naming the first part that is wrong."""
+    try:
+        if not isinstance(report, dict) or report.get("schemaVersion") != 1:
+            raise _Malformed("not a gdoctor report (schemaVersion 1)")
+        clusters = _list_of_dicts(report.get("clusters", []), "clusters")
+        for index, cluster in enumerate(clusters):
+            _require(cluster, "name", str, f"clusters[{index}]")
+            _require(cluster, "reachable", bool, f"clusters[{index}]")
+        for index, result in enumerate(_list_of_dicts(report.get("results"), "results")):
+            where = f"results[{index}]"
+            for key in ("check", "cluster", "status"):
+                _require(result, key, str, where)
+            if result["status"] not in _STATUSES:
+                raise _Malformed(f"{where}.status is not one of {sorted(_STATUSES)}")
+            findings = _list_of_dicts(result.get("findings", []), f"{where}.findings")
+            for number, finding in enumerate(findings):
+                _validate_finding(finding, f"{where}.findings[{number}]")
+    except _Malformed as exc:
+        raise UsageError(f"{path}: {exc}") from None
     return report
 
 
-def finding_key(result: dict[str, Any], finding: dict[str, Any]) -> Key:
+def _validate_finding(finding: dict[str, Any], where: str) -> None:
+    _require(finding, "message", str, where)
+    _require(finding, "severity", str, where)
+    resources = _list_of_dicts(finding.get("resources", []), f"{where}.resources")
+    for number, resource in enumerate(resources):
+        _require(resource, "kind", str, f"{where}.resources[{number}]")
+        _require(resource, "name", str, f"{where}.resources[{number}]")
+        if not isinstance(resource.get("namespace"), str | None):
+            raise _Malformed(f"{where}.resources[{number}].namespace is not a string")
+
+
+def _list_of_dicts(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise _Malformed(f"{where} is not a list of objects")
+    return value
+
+
+def _require(obj: Mapping[str, Any], key: str, kind: type, where: str) -> None:
+    if not isinstance(obj.get(key), kind):
+        raise _Malformed(f"{where} has no {key} ({kind.__name__})")
+
+
+# -- comparing ----------------------------------------------------------------------------------
+
+
+def finding_key(result: Mapping[str, Any], finding: Mapping[str, Any]) -> Key:
     resources = finding.get("resources") or []
     if resources:
         first = resources[0]
         where = f"{first['namespace']}/" if first.get("namespace") else ""
         subject = f"{first['kind']} {where}{first['name']}"
     else:
-        subject = finding.get("message", "")
+        subject = finding["message"]
     return (result["check"], result["cluster"], subject)
 
 
-def _findings(report: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    found: dict[Key, dict[str, Any]] = {}
-    for result in report.get("results", []):
+def _grouped(report: Mapping[str, Any]) -> dict[Key, list[Mapping[str, Any]]]:
+    groups: dict[Key, list[Mapping[str, Any]]] = {}
+    for result in report["results"]:
         for finding in result.get("findings", []):
-            key = finding_key(result, finding)
-            while key in found:  # several findings about one resource: keep them apart
-                key = (key[0], key[1], key[2] + "+")
-            found[key] = finding
-    return found
+            groups.setdefault(finding_key(result, finding), []).append(finding)
+    return groups
 
 
-def _comparable(finding: dict[str, Any]) -> tuple[str, str, str]:
-    return (
-        finding.get("severity", ""),
-        finding.get("message", ""),
-        json.dumps(finding.get("evidence"), sort_keys=True),
+def _statuses(report: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    return {(r["check"], r["cluster"]): r for r in report["results"]}
+
+
+def _comparable(finding: Mapping[str, Any]) -> str:
+    return json.dumps(
+        [finding.get("severity"), finding.get("message"), finding.get("evidence")],
+        sort_keys=True,
     )
 
 
-def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    before, after = _findings(old), _findings(new)
-    changes: list[Change] = []
+def changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    """The parts of a finding that differ: severity, message, and each evidence key."""
+    fields = [k for k in ("severity", "message") if old.get(k) != new.get(k)]
+    before, after = old.get("evidence"), new.get("evidence")
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(set(before) | set(after))
+        fields += [f"evidence.{k}" for k in keys if before.get(k) != after.get(k)]
+    elif before != after:
+        fields.append("evidence")
+    return tuple(fields)
+
+
+def _paired(
+    before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
+) -> tuple[list[tuple[Mapping[str, Any], Mapping[str, Any]]], list[Any], list[Any]]:
+    """Findings of one subject matched across the sides: identical ones first, then those with
+    the same message, then in order. Returns (changed pairs, only before, only after)."""
+    left, right = list(before), list(after)
+    for finding in list(left):
+        twin = next((f for f in right if _comparable(f) == _comparable(finding)), None)
+        if twin is not None:
+            left.remove(finding)
+            right.remove(twin)
+    pairs = []
+    for finding in list(left):
+        same = next((f for f in right if f.get("message") == finding.get("message")), None)
+        if same is not None:
+            pairs.append((finding, same))
+            left.remove(finding)
+            right.remove(same)
+    while left and right:
+        pairs.append((left.pop(0), right.pop(0)))
+    return pairs, left, right
+
+
+def _no_verdict(
+    side: Side, check: str, cluster: str, finding: Mapping[str, Any] | None = None
+) -> str | None:
+    """Why ``side`` says nothing about (check, cluster), when it could not judge it: the
+    cluster, or a cluster the finding is about (a host finding on a Service of member2), was
+    not read, or the check did not run or ended in an error."""
+    about = [cluster, *_clusters_named(finding)] if finding is not None else [cluster]
+    for name in dict.fromkeys(about):
+        if name in side.unreachable:
+            return f"{name} was unreachable: {side.unreachable[name]}"
+    result = _statuses(side.report).get((check, cluster))
+    if result is None:
+        return f"{check} did not run on {cluster}"
+    if result["status"] == "error":
+        return f"{check} ended in an error on {cluster}"
+    return None
+
+
+def _clusters_named(finding: Mapping[str, Any]) -> list[str]:
+    named = [r.get("cluster") for r in finding.get("resources") or []]
+    named += list(finding.get("relatedClusters") or [])
+    return [n for n in named if isinstance(n, str)]
+
+
+def diff_sides(old: Side, new: Side) -> list[Change]:
+    changes = _reachability(old, new)
+    before, after = _grouped(old.report), _grouped(new.report)
     for key in sorted(set(before) | set(after)):
-        if key not in before:
-            changes.append(Change("appeared", key, None, after[key]))
-        elif key not in after:
-            changes.append(Change("disappeared", key, before[key], None))
-        elif _comparable(before[key]) != _comparable(after[key]):
-            changes.append(Change("changed", key, before[key], after[key]))
+        check, cluster, _ = key
+        pairs, gone, came = _paired(before.get(key, []), after.get(key, []))
+        for was, now in pairs:
+            changes.append(Change(ChangeKind.CHANGED, key, was, now, changed_fields(was, now)))
+        for finding in gone:
+            unknown_now = _no_verdict(new, check, cluster, finding)
+            if unknown_now is not None:
+                changes.append(Change(ChangeKind.UNKNOWN, key, finding, None, note=unknown_now))
+            else:
+                changes.append(Change(ChangeKind.DISAPPEARED, key, finding, None))
+        for finding in came:
+            unknown_then = _no_verdict(old, check, cluster, finding)
+            if unknown_then is not None:
+                changes.append(Change(ChangeKind.UNKNOWN, key, None, finding, note=unknown_then))
+            else:
+                changes.append(Change(ChangeKind.APPEARED, key, None, finding))
+    return changes + _status_changes(old, new)
+
+
+def _reachability(old: Side, new: Side) -> list[Change]:
+    changes = []
+    for cluster in sorted(set(old.unreachable) ^ set(new.unreachable)):
+        if cluster in new.unreachable:
+            note = f"became unreachable: {new.unreachable[cluster]}"
+        else:
+            note = "is reachable again"
+        changes.append(Change(ChangeKind.REACHABILITY, ("", cluster, ""), None, None, note=note))
     return changes
 
 
-def render_text(changes: list[Change]) -> str:
+def _status_changes(old: Side, new: Side) -> list[Change]:
+    before, after = _statuses(old.report), _statuses(new.report)
+    changes = []
+    for check, cluster in sorted(set(before) & set(after)):
+        was, now = before[check, cluster], after[check, cluster]
+        statuses = {was["status"], now["status"]}
+        if was["status"] == now["status"] or not statuses & {"skip", "error"}:
+            continue
+        if cluster in new.unreachable or cluster in old.unreachable:
+            continue  # said once, by the reachability line
+        why = now.get("skipReason") or now.get("error") or ""
+        note = f"{was['status']} -> {now['status']}" + (f" ({why})" if why else "")
+        changes.append(Change(ChangeKind.STATUS, (check, cluster, ""), was, now, note=note))
+    return changes
+
+
+def exit_code(changes: Iterable[Change], old: Side, new: Side) -> ExitCode:
+    """1 when findings or statuses changed; 3 when nothing did but a side could not judge
+    everything; else 0."""
+    kinds = {c.kind for c in changes}
+    if kinds & (FINDING_CHANGES | {ChangeKind.STATUS}):
+        return ExitCode.FINDINGS
+    if old.incomplete or new.incomplete or kinds:
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+_MARKS = {
+    ChangeKind.APPEARED: "+",
+    ChangeKind.DISAPPEARED: "-",
+    ChangeKind.CHANGED: "~",
+    ChangeKind.UNKNOWN: "?",
+    ChangeKind.STATUS: ">",
+    ChangeKind.REACHABILITY: "!",
+}
+
+
+def render_text(changes: Sequence[Change]) -> str:
     if not changes:
         return "no findings appeared, disappeared or changed\n"
-    marks = {"appeared": "+", "disappeared": "-", "changed": "~"}
     lines = []
     for change in changes:
+        check, cluster, subject = (printable(part) for part in change.key)
+        mark = _MARKS[change.kind]
+        if change.kind is ChangeKind.REACHABILITY:
+            lines.append(f"{mark} {cluster} {printable(change.note)}")
+            continue
+        if change.kind is ChangeKind.STATUS:
+            lines.append(f"{mark} {check} {cluster}: {printable(change.note)}")
+            continue
         finding = change.new or change.old or {}
-        check, cluster, subject = change.key
-        lines.append(
-            f"{marks[change.kind]} {check} {cluster} {subject.rstrip('+')}: "
-            f"[{finding.get('severity')}] {finding.get('message')}"
-        )
-        if change.kind == "changed" and change.old is not None:
-            lines.append(f"    was: [{change.old.get('severity')}] {change.old.get('message')}")
+        lines.append(f"{mark} {check} {cluster} {subject}: {_said(finding)}")
+        if change.kind is ChangeKind.UNKNOWN:
+            side = "now" if change.new is None else "before"
+            lines.append(f"    unknown {side}: {printable(change.note)}")
+        if change.kind is ChangeKind.CHANGED and change.old is not None:
+            lines.append(f"    changed: {', '.join(printable(f) for f in change.changed_fields)}")
+            lines.append(f"    was: {_said(change.old)}")
     return "\n".join(lines) + "\n"
 
 
-def render_json(changes: list[Change]) -> str:
+def _said(finding: Mapping[str, Any]) -> str:
+    return f"[{printable(str(finding.get('severity')))}] {printable(str(finding.get('message')))}"
+
+
+def render_json(changes: Sequence[Change]) -> str:
     return (
         json.dumps(
             [
                 {
-                    "change": c.kind,
-                    "check": c.key[0],
+                    "change": c.kind.value,
+                    "check": c.key[0] or None,
                     "cluster": c.key[1],
-                    "subject": c.key[2].rstrip("+"),
+                    "subject": c.key[2] or None,
                     "old": c.old,
                     "new": c.new,
+                    "changedFields": list(c.changed_fields),
+                    "note": c.note or None,
                 }
                 for c in changes
             ],

@@ -1,0 +1,27 @@
+"""Text from a cluster, a host file or a bundle made safe to show: no control characters reach
+a terminal (a name holding ESC could clear the screen, CR/LF could fake a line)."""
+
+from __future__ import annotations
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` with every character that is not printable escaped as Python writes it
+    (``\\x1b``, ``\\n``, ``\\u202e``), cut to ``limit`` characters when given."""
+    if text.isprintable():
+        safe = text
+    else:
+        safe = "".join(c if c.isprintable() else _escaped(c) for c in text)
+    if limit is not None and len(safe) > limit:
+        return safe[: max(0, limit - 1)] + "…"
+    return safe
+
+
+def _escaped(character: str) -> str:
+    code = ord(character)
+    if character in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[character]
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
