@@ -267,23 +267,25 @@ def diff_sides(old: Side, new: Side) -> list[Change]:
     changes = _reachability(old, new)
     before, after = _grouped(old.report), _grouped(new.report)
     for key in sorted(set(before) | set(after)):
-        check, cluster, _ = key
         pairs, gone, came = _paired(before.get(key, []), after.get(key, []))
         for was, now in pairs:
             changes.append(Change(ChangeKind.CHANGED, key, was, now, changed_fields(was, now)))
-        for finding in gone:
-            unknown_now = _no_verdict(new, check, cluster, finding)
-            if unknown_now is not None:
-                changes.append(Change(ChangeKind.UNKNOWN, key, finding, None, note=unknown_now))
-            else:
-                changes.append(Change(ChangeKind.DISAPPEARED, key, finding, None))
-        for finding in came:
-            unknown_then = _no_verdict(old, check, cluster, finding)
-            if unknown_then is not None:
-                changes.append(Change(ChangeKind.UNKNOWN, key, None, finding, note=unknown_then))
-            else:
-                changes.append(Change(ChangeKind.APPEARED, key, None, finding))
+        changes += [_one_sided(key, finding, None, new) for finding in gone]
+        changes += [_one_sided(key, None, finding, old) for finding in came]
     return changes + _status_changes(old, new)
+
+
+def _one_sided(
+    key: Key, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, other: Side
+) -> Change:
+    """A finding present on one side only: gone or new, unless ``other`` (the side without
+    it) could not judge it."""
+    finding = old if old is not None else new
+    assert finding is not None
+    unknown = _no_verdict(other, key[0], key[1], finding)
+    if unknown is not None:
+        return Change(ChangeKind.UNKNOWN, key, old, new, note=unknown)
+    return Change(ChangeKind.DISAPPEARED if new is None else ChangeKind.APPEARED, key, old, new)
 
 
 def _reachability(old: Side, new: Side) -> list[Change]:
