@@ -32,9 +32,19 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedContext:
+    """A context of the kubeconfig that cannot be used (its cluster has no server): skipped
+    with a warning, as kubectl fails only when such a context is used."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Targets:
     targets: tuple[Target, ...]
     warnings: tuple[str, ...] = ()
+    skipped: tuple[SkippedContext, ...] = ()
 
 
 def kubeconfig_paths(explicit: str | None) -> list[Path]:
@@ -55,6 +65,8 @@ def resolve_targets(
     paths = kubeconfig_paths(explicit)
     existing = [p for p in paths if p.is_file()]
     if explicit and not existing:
+        if paths[0].is_dir():
+            raise UsageError(f"kubeconfig {explicit} is a directory, not a file")
         raise UsageError(f"kubeconfig {explicit} does not exist")
     if not existing:
         if os.environ.get(_SERVICE_HOST):
@@ -128,12 +140,18 @@ def _select(merged: _Merged, wanted: Sequence[str], joined: str) -> Targets:
     names = list(dict.fromkeys(wanted)) if wanted else list(merged.context_order)
     targets: list[Target] = []
     warnings: list[str] = []
+    skipped: list[SkippedContext] = []
     by_server: dict[str, str] = {}
     for name in names:
         cluster_name = merged.contexts[name].get("cluster")
         cluster = merged.clusters.get(str(cluster_name))
         if cluster is None or not cluster.get("server"):
-            raise UsageError(f"context {name} names cluster {cluster_name!r}, which has no server")
+            reason = f"context {name} names cluster {cluster_name!r}, which has no server"
+            if wanted:
+                raise UsageError(reason)
+            skipped.append(SkippedContext(name, reason))
+            warnings.append(f"{reason}: skipped")
+            continue
         server = str(cluster["server"]).rstrip("/")
         if server in by_server:
             warnings.append(
@@ -143,7 +161,9 @@ def _select(merged: _Merged, wanted: Sequence[str], joined: str) -> Targets:
             continue
         by_server[server] = name
         targets.append(Target(name, server, joined))
-    return Targets(tuple(targets), tuple(warnings))
+    if not targets:
+        raise UsageError("no context of the kubeconfig names a cluster with a server")
+    return Targets(tuple(targets), tuple(warnings), tuple(skipped))
 
 
 def _in_cluster_target() -> Target:

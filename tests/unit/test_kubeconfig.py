@@ -106,3 +106,28 @@ def test_in_cluster_uses_the_service_environment(monkeypatch):
         "https://10.0.0.1:443",
         None,
     )
+
+
+def test_a_stale_context_is_skipped_with_a_warning_unless_selected(tmp_path):
+    config = write_kubeconfig(tmp_path / "k", {"good": "https://h:1", "stale": ""})
+    found = resolve_targets(str(config), ())
+    assert [t.name for t in found.targets] == ["good"]
+    assert [(s.name, s.reason) for s in found.skipped] == [
+        ("stale", "context stale names cluster 'c-stale', which has no server")
+    ]
+    assert found.warnings == (
+        "context stale names cluster 'c-stale', which has no server: skipped",
+    )
+    with pytest.raises(UsageError, match="context stale names cluster 'c-stale'"):
+        resolve_targets(str(config), ("stale",))
+
+
+def test_a_kubeconfig_of_stale_contexts_only_is_a_usage_error(tmp_path):
+    config = write_kubeconfig(tmp_path / "k", {"stale": ""})
+    with pytest.raises(UsageError, match="no context of the kubeconfig names a cluster"):
+        resolve_targets(str(config), ())
+
+
+def test_a_directory_given_as_kubeconfig_says_so(tmp_path):
+    with pytest.raises(UsageError, match="is a directory, not a file"):
+        resolve_targets(str(tmp_path), ())
