@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -69,7 +70,23 @@ def load_settings(path: Path | None, overrides: dict[str, Any]) -> Settings:
     split_name(settings.dnsmasq_configmap, "dnsmasq_configmap")
     if settings.external_host is not None:
         _ip_address(settings.external_host, "external_host")
+    for name in ("request_timeout", "check_timeout"):
+        _seconds(getattr(settings, name), name)
     return settings
+
+
+MIN_SECONDS = 0.1
+
+
+def _seconds(value: float, setting: str) -> None:
+    """A timeout that means what it says: a finite number of seconds, not below the least a
+    request can be given (nan, inf, 0 or -5 would otherwise be blamed on the clusters)."""
+    if not math.isfinite(value) or value < MIN_SECONDS:
+        flag = "--" + setting.replace("_", "-")
+        raise UsageError(
+            f"{setting} ({flag}) must be a finite number of seconds of at least {MIN_SECONDS}, "
+            f"not {value!r}"
+        )
 
 
 def _ip_address(value: str, setting: str) -> None:

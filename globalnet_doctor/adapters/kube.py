@@ -91,7 +91,7 @@ class _Connection:
                 url,
                 header_params=all_headers,
                 body=body,
-                _request_timeout=(_CONNECT_TIMEOUT, self.timeout),
+                _request_timeout=(min(_CONNECT_TIMEOUT, self.timeout), self.timeout),
             )
             data = response.read()
         except Exception as exc:  # urllib3 raises many kinds; all mean "no answer"

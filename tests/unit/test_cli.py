@@ -95,6 +95,17 @@ def write(tmp_path, name, text):
         (lambda t: ["--config", write(t, "g.toml", "[site]\nnope = 1\n")], "unknown setting"),
         (lambda t: ["--config", write(t, "g.toml", "[site\n")], "is not valid TOML"),
         (lambda t: ["--select", "GD999"], "no check matches 'GD999'"),
+        (lambda t: ["--request-timeout", "nan"], "must be a finite number of seconds"),
+        (lambda t: ["--request-timeout", "inf"], "must be a finite number of seconds"),
+        (
+            lambda t: ["--config", write(t, "g.toml", "[site]\nrequest_timeout = -5\n")],
+            "request_timeout (--request-timeout) must be a finite number of seconds",
+        ),
+        (
+            lambda t: ["--config", write(t, "g.toml", "[site]\ncheck_timeout = 0\n")],
+            "check_timeout (--check-timeout) must be a finite number",
+        ),
+        (lambda t: ["--kubeconfig", str(t)], "is a directory, not a file"),
     ],
     ids=[
         "missing-kubeconfig",
@@ -104,6 +115,11 @@ def write(tmp_path, name, text):
         "unknown-setting",
         "bad-toml",
         "unknown-check",
+        "request-timeout-nan",
+        "request-timeout-inf",
+        "request-timeout-negative-in-file",
+        "check-timeout-zero-in-file",
+        "kubeconfig-directory",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_args, message):
@@ -158,3 +174,38 @@ def test_unreachable_only_cluster_gives_exit_3_json_and_a_log_file(tmp_path):
     assert {r["status"] for r in report["results"] if r["cluster"] != "host"} == {"error"}
     assert "GET https://127.0.0.1:9/version" in log_file.read_text()
     assert "Traceback" not in run.stderr
+
+
+def test_a_server_that_never_completes_tls_waits_only_the_request_timeout(tmp_path):
+    """The handshake's wait is the connect timeout: it must not exceed --request-timeout."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    config = write(
+        tmp_path,
+        "k",
+        "contexts: [{name: silent, context: {cluster: c, user: u}}]\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}', "
+        "insecure-skip-tls-verify: true}}]\n"
+        "users: [{name: u, user: {token: t}}]\n",
+    )
+    try:
+        run = gdoctor(
+            "check",
+            "GD101",
+            "--no-host",
+            "-o",
+            "json",
+            "--kubeconfig",
+            config,
+            "--request-timeout",
+            "0.5",
+        )
+    finally:
+        silent.close()
+    assert run.code == 3
+    (cluster,) = run.json()["clusters"]
+    assert "timeout=0.5" in cluster["error"]
