@@ -29,8 +29,12 @@ from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
 
 FORMAT_VERSION = 1
 NOT_IN_BUNDLE = "not in bundle"
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
-MAX_TOTAL_BYTES = 512 * 1024 * 1024
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024
+MAX_DECODED_BYTES = 200 * 1024 * 1024
+"""What the bundle's JSON may take once decoded, as ``decoded_cost`` estimates it: the limit
+that keeps a small archive of tiny repeated values from taking gigabytes (the benchmark's
+three clusters of 2,000 exports estimate at about 90 MiB)."""
 MAX_MEMBERS = 20_000
 _MEMBER_NAME = re.compile(r"^[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")
 
@@ -283,7 +287,30 @@ def read_bundle(path: Path) -> Bundle:
             f"unknown bundle format version {version!r} (this gdoctor reads {FORMAT_VERSION})"
         )
     _verify(manifest, members)
+    _check_decoded_cost(path, members)
     return Bundle(manifest, members)
+
+
+def decoded_cost(data: bytes) -> int:
+    """A bound, from counts made in C, on the memory ``json.loads(data)`` takes: each object
+    and list, each value (one per comma), each string, and the text itself. Measured to exceed
+    the real cost for objects, lists, numbers, strings and literals alike."""
+    return (
+        2 * len(data)
+        + 200 * data.count(b"{")
+        + 64 * data.count(b"[")
+        + 40 * data.count(b",")
+        + 16 * data.count(b'"')
+    )
+
+
+def _check_decoded_cost(path: Path, members: dict[str, bytes]) -> None:
+    cost = sum(decoded_cost(d) for name, d in members.items() if name.endswith(".json"))
+    if cost > MAX_DECODED_BYTES:
+        raise BundleError(
+            f"{path} would take about {cost // (1024 * 1024)} MiB of memory once decoded "
+            f"(at most {MAX_DECODED_BYTES // (1024 * 1024)} MiB): refused"
+        )
 
 
 _BLOCK = 512
