@@ -24,6 +24,7 @@ from globalnet_doctor import __version__
 from globalnet_doctor.gcpause import gc_paused
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
 from globalnet_doctor.redact import Redactions, scrub, scrub_text
+from globalnet_doctor.shapes import ANY, MapOf, ShapeError, check
 from globalnet_doctor.terminal import printable
 from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
 
@@ -250,15 +251,114 @@ class Bundle:
         views = []
         for name in self.manifest.get("clusters", []):
             base = f"clusters/{_safe(name)}"
-            reads = [self.json(m) for m in sorted(self.members) if m.startswith(f"{base}/reads/")]
+            reads = [
+                self._shaped(m, READ_MEMBER)
+                for m in sorted(self.members)
+                if m.startswith(f"{base}/reads/")
+            ]
+            for member, entry in zip(
+                (m for m in sorted(self.members) if m.startswith(f"{base}/reads/")),
+                reads,
+                strict=True,
+            ):
+                _check_objects(entry["answer"].get("objects") or [], member)
+            probes_member = f"{base}/probes.json"
             probes = (
-                self.json(f"{base}/probes.json") if f"{base}/probes.json" in self.members else []
+                self._shaped(probes_member, [PROBE_ENTRY]) if probes_member in self.members else []
             )
+            header = self._shaped(f"{base}/cluster.json", CLUSTER_MEMBER)
             try:
-                views.append(view_from_json(self.json(f"{base}/cluster.json"), reads, probes))
+                views.append(view_from_json(header, reads, probes))
             except (KeyError, TypeError, ValueError) as exc:
                 raise BundleError(f"cluster {name} in the bundle is malformed: {exc}") from None
         return views
+
+    def _shaped(self, name: str, shape: Any) -> Any:
+        """The member's JSON once it has ``shape``, else a clear error."""
+        data = self.json(name)
+        try:
+            check(data, shape, printable(name, 200))
+        except ShapeError as exc:
+            raise BundleError(f"the bundle is malformed: {exc}") from None
+        return data
+
+
+_KIND = {"group": str, "resource": str, "kind": str, "namespaced": bool, "versions?": [str]}
+_OPTIONAL_TEXT = (str, None)
+CLUSTER_MEMBER = {
+    "name": str,
+    "server": str,
+    "observedAt": str,
+    "reachable": bool,
+    "error?": _OPTIONAL_TEXT,
+    "kubernetesVersion?": _OPTIONAL_TEXT,
+}
+READ_MEMBER = {
+    "read": {
+        "kind": _KIND,
+        "namespace?": _OPTIONAL_TEXT,
+        "name?": _OPTIONAL_TEXT,
+        "labelSelector?": _OPTIONAL_TEXT,
+    },
+    "answer": {
+        "objects?": ([dict], None),
+        "unavailable?": _OPTIONAL_TEXT,
+        "failed?": _OPTIONAL_TEXT,
+        "apiVersion?": _OPTIONAL_TEXT,
+    },
+}
+PROBE_ENTRY = {
+    "probe": {
+        "kind": _KIND,
+        "namespace": str,
+        "body": str,
+        "impersonateUser?": _OPTIONAL_TEXT,
+        "impersonateGroups?": [str],
+    },
+    "answer": {"status": int, "message?": str, "reason?": str},
+}
+MANIFEST = {
+    "formatVersion": int,
+    "members": [{"path": str, "sha256": str, "size?": int}],
+    "clusters?": [str],
+    "settings?": MapOf(ANY),
+    "hostMode?": str,
+    "probes?": bool,
+    "named?": [str],
+    "skipped?": [{"what": str, "why": str}],
+}
+_OBJECT_METADATA = {
+    "name": str,
+    "namespace?": str,
+    "labels?": MapOf(str),
+    "annotations?": MapOf(str),
+}
+
+
+def _check_objects(objects: list[dict[str, Any]], member: str) -> None:
+    """Every recorded object has the metadata checks rely on; written out rather than through
+    ``check`` for every object, as a bundle holds tens of thousands of them."""
+    for index, obj in enumerate(objects):
+        metadata = obj.get("metadata")
+        if (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("name"), str)
+            and isinstance(metadata.get("namespace", ""), str)
+            and isinstance(metadata.get("labels", {}), dict)
+            and isinstance(metadata.get("annotations", {}), dict)
+        ):
+            continue
+        try:
+            check(metadata, _OBJECT_METADATA, f"{printable(member, 200)}: object {index} metadata")
+        except ShapeError as exc:
+            raise BundleError(f"the bundle is malformed: {exc}") from None
+    for index, obj in enumerate(objects):
+        metadata = obj["metadata"]
+        for key in ("labels", "annotations"):
+            values = metadata.get(key) or {}
+            if not all(isinstance(v, str) for v in values.values()):
+                where = f"{printable(member, 200)}: object {index} metadata.{key}"
+                raise BundleError(f"the bundle is malformed: {where} must hold strings")
 
 
 def read_bundle(path: Path) -> Bundle:
@@ -284,8 +384,13 @@ def read_bundle(path: Path) -> Bundle:
     if not isinstance(manifest, dict) or manifest.get("formatVersion") != FORMAT_VERSION:
         version = manifest.get("formatVersion") if isinstance(manifest, dict) else None
         raise BundleError(
-            f"unknown bundle format version {version!r} (this gdoctor reads {FORMAT_VERSION})"
+            f"unknown bundle format version {printable(repr(version), 40)} "
+            f"(this gdoctor reads {FORMAT_VERSION})"
         )
+    try:
+        check(manifest, MANIFEST, "manifest.json")
+    except ShapeError as exc:
+        raise BundleError(f"the bundle is malformed: {exc}") from None
     _verify(manifest, members)
     _check_decoded_cost(path, members)
     return Bundle(manifest, members)
@@ -554,7 +659,7 @@ def _parse_json(what: str, data: bytes) -> Any:
 
 
 def _verify(manifest: dict[str, Any], members: dict[str, bytes]) -> None:
-    listed = {m["path"]: m for m in manifest.get("members", []) if isinstance(m, dict)}
+    listed = {m["path"]: m for m in manifest["members"]}
     if set(listed) != set(members):
         missing = sorted(set(listed) - set(members))
         extra = sorted(set(members) - set(listed))

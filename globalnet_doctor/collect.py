@@ -19,8 +19,9 @@ from typing import Any
 
 from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.bundle import NOT_IN_BUNDLE, Bundle, BundleError, BundleWriter
-from globalnet_doctor.config import Settings
+from globalnet_doctor.config import Settings, typed_settings
 from globalnet_doctor.diagnose import build_report, read_everything
+from globalnet_doctor.errors import UsageError
 from globalnet_doctor.formatters.json import report_to_dict
 from globalnet_doctor.host_situation import HostMode, HostSituation
 from globalnet_doctor.host_view import host_view_from_dict, host_view_to_dict
@@ -125,9 +126,12 @@ def replay(
     """The checks run on what the bundle recorded, as the live run judged it."""
     manifest = bundle.manifest
     try:
-        settings = Settings(**manifest.get("settings", {}))
-    except TypeError as exc:
-        raise BundleError(f"the bundle's settings are not this gdoctor's: {exc}") from None
+        settings = Settings(**typed_settings(manifest.get("settings", {}), "the bundle's settings"))
+    except UsageError as exc:
+        raise BundleError(str(exc)) from None
+    modes = {m.value for m in HostMode}
+    if manifest.get("hostMode", HostMode.AUTO.value) not in modes:
+        raise BundleError(f"the bundle's hostMode is not one of {', '.join(sorted(modes))}")
     mode = HostMode(manifest.get("hostMode", HostMode.AUTO.value))
     options = RunOptions(
         settings=settings,
@@ -150,9 +154,12 @@ def _replayed_host(
         return host_facts.HOST_CHECKS_OFF
     if HOST_MEMBER not in bundle.members:
         return HostSituation(False, f"{NOT_IN_BUNDLE}: the machine's facts were not collected")
+    recorded = bundle.json(HOST_MEMBER)
+    if not isinstance(recorded, dict):
+        raise BundleError(f"{HOST_MEMBER} in the bundle is malformed: not an object")
     try:
-        view = host_view_from_dict(bundle.json(HOST_MEMBER))
-    except (KeyError, TypeError, ValueError) as exc:
+        view = host_view_from_dict(recorded)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BundleError(f"{HOST_MEMBER} in the bundle is malformed: {exc}") from None
     cluster_facts = host_facts.cluster_facts(views, options.settings)
     return host_facts.situation(view, cluster_facts, views, options.settings, options.host.mode)

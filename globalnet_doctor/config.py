@@ -105,21 +105,31 @@ def _read_site_table(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read configuration file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply to be a configuration file") from None
     site = document.get("site", {})
     if not isinstance(site, dict):
         raise UsageError(f"{path}: [site] must be a table")
-    values = {key.replace("-", "_"): value for key, value in site.items()}
+    return typed_settings({key.replace("-", "_"): value for key, value in site.items()}, path)
+
+
+def typed_settings(values: dict[str, Any], where: object) -> dict[str, Any]:
+    """``values`` if each names a setting and has its type (integers taken for seconds), else
+    a usage error naming ``where`` they come from (a file, a bundle's manifest)."""
     unknown = sorted(set(values) - set(SETTING_NAMES))
     if unknown:
         raise UsageError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}"
         )
+    typed = dict(values)
     for name, value in values.items():
         default = getattr(Settings(), name)
         # Optional settings default to None and take a string when given.
         expected = str if default is None else type(default)
-        if expected is float and isinstance(value, int):
-            values[name] = float(value)
-        elif not isinstance(value, expected):
-            raise UsageError(f"{path}: {name} must be a {expected.__name__}")
-    return values
+        if default is None and value is None:
+            continue  # as a bundle records an optional setting left unset
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            typed[name] = float(value)
+        elif not isinstance(value, expected) or isinstance(value, bool) is not (expected is bool):
+            raise UsageError(f"{where}: {name} must be a {expected.__name__}")
+    return typed

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from globalnet_doctor import shapes
 from globalnet_doctor.errors import UsageError
 from globalnet_doctor.exitcodes import ExitCode
 from globalnet_doctor.terminal import printable
@@ -121,54 +122,45 @@ def _analysed_bundle(path: Path) -> dict[str, Any]:
     return report_to_dict(report)
 
 
-class _Malformed(Exception):
-    pass
+_TEXT_OR_NULL = (str, None)
+FINDING_SHAPE = {
+    "message": str,
+    "severity": str,
+    "resources?": [{"kind": str, "name": str, "namespace?": _TEXT_OR_NULL, "cluster?": str}],
+    "relatedClusters?": [str],
+}
+REPORT_SHAPE = {
+    "schemaVersion": int,
+    "clusters?": [{"name": str, "reachable": bool, "error?": _TEXT_OR_NULL}],
+    "results": [
+        {
+            "check": str,
+            "cluster": str,
+            "status": str,
+            "findings?": [FINDING_SHAPE],
+            "skipReason?": _TEXT_OR_NULL,
+            "error?": _TEXT_OR_NULL,
+        }
+    ],
+}
 
 
 def validated_report(report: Any, path: Path) -> dict[str, Any]:
     """``report`` if it has the shape of a gdoctor JSON report (the parts diff uses), else a
     usage error naming the first part that is wrong."""
+    if not isinstance(report, dict) or report.get("schemaVersion") != 1:
+        raise UsageError(f"{path}: not a gdoctor report (schemaVersion 1)")
     try:
-        if not isinstance(report, dict) or report.get("schemaVersion") != 1:
-            raise _Malformed("not a gdoctor report (schemaVersion 1)")
-        clusters = _list_of_dicts(report.get("clusters", []), "clusters")
-        for index, cluster in enumerate(clusters):
-            _require(cluster, "name", str, f"clusters[{index}]")
-            _require(cluster, "reachable", bool, f"clusters[{index}]")
-        for index, result in enumerate(_list_of_dicts(report.get("results"), "results")):
-            where = f"results[{index}]"
-            for key in ("check", "cluster", "status"):
-                _require(result, key, str, where)
-            if result["status"] not in _STATUSES:
-                raise _Malformed(f"{where}.status is not one of {sorted(_STATUSES)}")
-            findings = _list_of_dicts(result.get("findings", []), f"{where}.findings")
-            for number, finding in enumerate(findings):
-                _validate_finding(finding, f"{where}.findings[{number}]")
-    except _Malformed as exc:
+        shapes.check(report, REPORT_SHAPE, "report")
+    except shapes.ShapeError as exc:
         raise UsageError(f"{path}: {exc}") from None
+    for index, result in enumerate(report["results"]):
+        if result["status"] not in _STATUSES:
+            raise UsageError(
+                f"{path}: report.results[{index}].status is not one of {sorted(_STATUSES)}"
+            )
+    report.setdefault("clusters", [])
     return report
-
-
-def _validate_finding(finding: dict[str, Any], where: str) -> None:
-    _require(finding, "message", str, where)
-    _require(finding, "severity", str, where)
-    resources = _list_of_dicts(finding.get("resources", []), f"{where}.resources")
-    for number, resource in enumerate(resources):
-        _require(resource, "kind", str, f"{where}.resources[{number}]")
-        _require(resource, "name", str, f"{where}.resources[{number}]")
-        if not isinstance(resource.get("namespace"), str | None):
-            raise _Malformed(f"{where}.resources[{number}].namespace is not a string")
-
-
-def _list_of_dicts(value: Any, where: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise _Malformed(f"{where} is not a list of objects")
-    return value
-
-
-def _require(obj: Mapping[str, Any], key: str, kind: type, where: str) -> None:
-    if not isinstance(obj.get(key), kind):
-        raise _Malformed(f"{where} has no {key} ({kind.__name__})")
 
 
 # -- comparing ----------------------------------------------------------------------------------

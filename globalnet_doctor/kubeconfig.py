@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from globalnet_doctor.errors import UsageError
+from globalnet_doctor.terminal import printable
 
 IN_CLUSTER = "in-cluster"
 _SERVICE_HOST = "KUBERNETES_SERVICE_HOST"
@@ -92,7 +93,9 @@ def _load(path: Path) -> Mapping[str, Any]:
         raise UsageError(f"cannot read kubeconfig {path}: {exc}") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
-        raise UsageError(f"kubeconfig {path} is not valid YAML: {first}") from None
+        raise UsageError(f"kubeconfig {path} is not valid YAML: {printable(first, 200)}") from None
+    except RecursionError:
+        raise UsageError(f"kubeconfig {path} is nested too deeply to be a kubeconfig") from None
     if document is None:
         return {}
     if not isinstance(document, dict) or not _is_kubeconfig(document):

@@ -80,7 +80,7 @@ def test_a_status_moving_to_error_or_skip_is_shown():
 @pytest.mark.parametrize(
     ("broken", "says"),
     [
-        ({"schemaVersion": 1, "results": 5}, "results is not a list of objects"),
+        ({"schemaVersion": 1, "results": 5}, "results must be a list"),
         ({"schemaVersion": 1, "results": [{"cluster": "a", "status": "pass"}]}, "has no check"),
         ({"schemaVersion": 1, "results": [{"check": "GD1", "cluster": "a"}]}, "has no status"),
         (
