@@ -31,7 +31,7 @@ from globalnet_doctor.view import ClusterView, ProbeAnswer, ReadAnswer
 FORMAT_VERSION = 1
 NOT_IN_BUNDLE = "not in bundle"
 MAX_MEMBER_BYTES = 32 * 1024 * 1024
-MAX_TOTAL_BYTES = 128 * 1024 * 1024
+MAX_TOTAL_BYTES = 96 * 1024 * 1024
 MAX_DECODED_BYTES = 200 * 1024 * 1024
 """What the bundle's JSON may take once decoded, as ``decoded_cost`` estimates it: the limit
 that keeps a small archive of tiny repeated values from taking gigabytes (the benchmark's
@@ -447,7 +447,8 @@ class _Decompressed:
         """Exactly ``size`` bytes, or fewer only at the end of the archive."""
         while len(self.buffer) < size and not self.ended:
             self._inflate(size - len(self.buffer))
-        data = bytes(self.buffer[:size])
+        with memoryview(self.buffer) as view:
+            data = bytes(view[:size])  # one copy: slicing the bytearray itself would be two
         del self.buffer[:size]
         return data
 

@@ -766,8 +766,8 @@ def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | Non
 
 
 @main.command("diff")
-@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
 def diff_command(old: Path, new: Path, output: str) -> None:
     """Findings that appeared (+), disappeared (-) or changed (~) between two runs.

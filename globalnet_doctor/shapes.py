@@ -54,7 +54,9 @@ def _one_of(value: Any, shapes: tuple[Any, ...], where: str) -> None:
         try:
             check(value, shape, where)
         except ShapeError as exc:
-            problems.append(str(exc))
+            # "must be null" says nothing useful about a value that is not null.
+            if shape is not None:
+                problems.append(str(exc))
         else:
             return
     raise ShapeError(problems[0] if len(problems) == 1 else f"{where} has none of its shapes")
@@ -92,4 +94,11 @@ def _scalar(value: Any, kind: type, where: str) -> None:
         raise ShapeError(f"{where} must be {_NAMES.get(kind, kind.__name__)}")
 
 
-_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+    dict: "an object",
+    list: "a list",
+}
