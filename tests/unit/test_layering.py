@@ -4,7 +4,8 @@ machine, and checks/ and fixes/ do not even touch files.
 ruff runs with the repository's own configuration (pyproject.toml, checks/ruff.toml,
 fixes/ruff.toml) on planted sources given through stdin under a path in each folder, so the test
 fails when a configuration stops banning what it should, or starts banning the adapters. The
-``open`` builtin is invisible to ruff's banned-api rule; an AST walk covers it.
+``open`` builtin is invisible to ruff's banned-api rule; an AST walk covers it. Last, what fixes
+use instead of ``os`` (HostView's paths under --root, HostFile.real_path) gives what ``os`` gave.
 """
 
 from __future__ import annotations
@@ -156,3 +157,38 @@ def test_the_open_walk_lets_other_opens_be() -> None:
 )
 def test_checks_and_fixes_open_no_file(path: Path) -> None:
     assert opens_files(path.read_text(encoding="utf-8")) == []
+
+
+# -- what fixes use instead of os ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["/", "/tmp/machine", "/tmp/machine/", "relative"])
+def test_host_view_paths_are_what_os_path_joined(root: str) -> None:
+    import os.path
+    from datetime import UTC, datetime
+
+    from globalnet_doctor.host_view import HostView
+
+    view = HostView(observed_at=datetime.now(UTC), root=root)
+    relative = "etc/sysctl.d/99-zz-gdoctor.conf"
+    key = "net/ipv4/conf/eth0.100/rp_filter"
+    assert view.path_under_root(relative) == os.path.join(root, relative)
+    assert view.sysctl_proc_path(key) == os.path.join(root, "proc/sys", key)
+
+
+def test_host_file_real_path_follows_symlinks(tmp_path: Path) -> None:
+    from globalnet_doctor.adapters.host_reader import read_host_file
+
+    tmp_path = tmp_path.resolve()  # compared with real paths: no symlink above the test's own
+    target = tmp_path / "run" / "resolv.conf"
+    target.parent.mkdir()
+    target.write_bytes(b"nameserver 10.0.0.1\n")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "resolv.conf").symlink_to("../run/resolv.conf")
+    (tmp_path / "link").symlink_to(tmp_path / "etc")
+    read = read_host_file(str(tmp_path / "link" / "resolv.conf"))
+    assert read.real_path == str(target.resolve())
+    assert read.data == b"nameserver 10.0.0.1\n"
+    missing = read_host_file(str(tmp_path / "link" / "absent.conf"))
+    assert missing.real_path == str(tmp_path / "etc" / "absent.conf")
+    assert missing.data is None
