@@ -87,7 +87,7 @@ def collect(
 
 
 def _add_host_commands(writer: BundleWriter, progress: Progress | None) -> None:
-    from globalnet_doctor.adapters.host import command_outputs
+    from globalnet_doctor.adapters.host_reader import command_outputs
 
     for name, (output, failure) in command_outputs().items():
         if failure is not None:

@@ -103,7 +103,8 @@ def read_host_situation(
         return host_facts.HOST_CHECKS_OFF
     cluster_facts = host_facts.cluster_facts(views, settings)
     # Imported here so that commands which never read the machine never import pyroute2.
-    from globalnet_doctor.adapters.host import HostSource, read_host, send_probes
+    from globalnet_doctor.adapters.host_prober import send_probes
+    from globalnet_doctor.adapters.host_reader import HostSource, read_host
 
     source = HostSource(options.host.root, options.host.resolv_conf)
     # First without route lookups (one per global IP, costly with thousands of exports):

@@ -116,7 +116,7 @@ class Fixer:
         )
         files: dict[str, HostFile] = {}
         if host is not None and host.applies and host.view is not None:
-            from globalnet_doctor.adapters.host import read_host_file
+            from globalnet_doctor.adapters.host_reader import read_host_file
 
             files = {p: read_host_file(p) for p in fix.host_files(host, self.settings)}
         results = run_checks([check], views, run_options, None, host)
@@ -438,24 +438,26 @@ def _base(change: FileChange) -> str:
 
 
 def _preview_host(change: HostChange) -> str:
-    from globalnet_doctor.adapters import host
+    from globalnet_doctor.adapters import host_writer
 
     if isinstance(change, FileChange):
-        problem = host.writable(change.real_path)
+        problem = host_writer.writable(change.real_path)
     elif isinstance(change, SysctlChange):
-        problem = host.writable(change.proc_path)
+        problem = host_writer.writable(change.proc_path)
     else:
-        exists = change.before is None and host.route_exists(change.destination, change.table)
+        exists = change.before is None and host_writer.route_exists(
+            change.destination, change.table
+        )
         problem = f"a route for {change.destination} exists already" if exists else None
     return "ok" if problem is None else problem
 
 
 def apply_host(change: HostChange) -> Any:
     """Applies one host change through the adapter; its result says ok, conflict or why not."""
-    from globalnet_doctor.adapters import host
+    from globalnet_doctor.adapters import host_writer
 
     if isinstance(change, FileChange):
-        return host.write_file(
+        return host_writer.write_file(
             change.real_path,
             change.before,
             change.after,
@@ -463,8 +465,8 @@ def apply_host(change: HostChange) -> Any:
             change.backup,
         )
     if isinstance(change, SysctlChange):
-        return host.write_sysctl(change.proc_path, change.before, change.after)
-    return host.change_route(
+        return host_writer.write_sysctl(change.proc_path, change.before, change.after)
+    return host_writer.change_route(
         "add" if change.before is None else "replace",
         change.destination,
         change.gateway,
@@ -477,33 +479,33 @@ def restore_host(change: HostChange, stored: Any) -> Any:
     """Puts the machine back as it was before ``change``: the file's bytes, the sysctl's value,
     the route removed (or the replaced one back). Sysctls and routes only from the network
     namespace the fix ran in, files only when the file is still the one the fix wrote."""
-    from globalnet_doctor.adapters import host
+    from globalnet_doctor.adapters import host_writer
 
     recorded = stored or {}
     if isinstance(change, FileChange):
-        return host.restore_file(
+        return host_writer.restore_file(
             change.real_path,
             change.before,
             change.how is FileWrite.IN_PLACE,
             recorded.get("identity"),
         )
-    here = host.network_namespace()
+    here = host_writer.network_namespace()
     if recorded.get("netns") not in (None, here):
-        return host.HostWrite(
+        return host_writer.HostWrite(
             False,
             "not in the network namespace the fix ran in (run gdoctor undo where gdoctor fix "
             "ran, e.g. under the same `ip netns exec`)",
         )
     if isinstance(change, SysctlChange):
         if change.before is None:
-            return host.HostWrite(False, "its prior value was not readable")
-        return host.write_sysctl(change.proc_path, change.after, change.before)
+            return host_writer.HostWrite(False, "its prior value was not readable")
+        return host_writer.write_sysctl(change.proc_path, change.after, change.before)
     if change.before is None:
-        return host.change_route(
+        return host_writer.change_route(
             "del", change.destination, change.gateway, change.device, change.table
         )
     prior = change.before
-    return host.change_route(
+    return host_writer.change_route(
         "replace", prior.destination, prior.gateway, prior.interface, prior.table, prior.protocol
     )
 

@@ -1,10 +1,10 @@
 """The read-only view of the machine gdoctor runs on, as host checks read it.
 
-Plain data, like ClusterView: the adapter (``adapters/host.py``) fills it from the kernel
-(netlink, /proc/sys) and from files; a support bundle can store and replay it. Checks only query
-it. Besides what was read, it holds what the kernel answered to route lookups (``ip route get``)
-and what the probes (DNS queries, TCP connects, ICMP echoes) got back, so a replay judges the
-same answers.
+Plain data, like ClusterView: the adapters (``adapters/host_reader.py``, ``host_prober.py``)
+fill it from the kernel (netlink, /proc/sys), from files and from probes; a support bundle can
+store and replay it. Checks only query it. Besides what was read, it holds what the kernel
+answered to route lookups (``ip route get``) and what the probes (DNS queries, TCP connects,
+ICMP echoes) got back, so a replay judges the same answers.
 
 Sysctl names are kept in their /proc/sys path form, ``net/ipv4/conf/all/rp_filter``, because an
 interface name may contain dots (``eth0.100``).
@@ -16,6 +16,7 @@ import dataclasses
 import enum
 import fnmatch
 import ipaddress
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -231,7 +232,8 @@ class HostFile:
     path: str
     """The path as judged (``/etc/resolv.conf``, or under ``--root``)."""
     real_path: str
-    """Where its bytes live: the path with every symlink followed."""
+    """Where its bytes live: the path with every symlink followed (``os.path.realpath``, by the
+    reader), the path a fix writes to."""
     data: bytes | None = None
     """None when the file does not exist (or could not be read: see ``error``)."""
     symlink_target: str | None = None
@@ -470,6 +472,16 @@ class HostView:
     probe_answers: dict[HostProbe, HostProbeAnswer] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------
+
+    def path_under_root(self, relative: str) -> str:
+        """``relative`` (``etc/sysctl.d/x.conf``) as a path under ``root``, as the reader joined
+        it: host fixes name the files they read and write through it, never through ``os``."""
+        return posixpath.join(self.root, relative)
+
+    def sysctl_proc_path(self, key: str) -> str:
+        """The /proc/sys file under ``root`` a runtime sysctl (``net/ipv4/ip_forward``) is
+        read and written through."""
+        return self.path_under_root(posixpath.join("proc/sys", key))
 
     def lookup(self, destination: str) -> RouteLookup:
         found = self.route_lookups.get(destination)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from globalnet_doctor.adapters.host import (
+from globalnet_doctor.adapters.host_reader import (
     read_persisted_sysctls,
     read_resolv_conf,
     read_runtime_sysctls,
@@ -220,7 +220,7 @@ def test_the_host_view_is_plain_data_a_bundle_can_store_and_read_back():
 def test_probes_on_loopback_record_connected_refused_and_not_sent(tmp_path):
     import socket
 
-    from globalnet_doctor.adapters.host import send_probes
+    from globalnet_doctor.adapters.host_prober import send_probes
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
