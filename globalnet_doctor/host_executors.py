@@ -15,8 +15,8 @@ from typing import Any
 
 # The one import of the host adapter's writing functions.
 from globalnet_doctor.adapters import host as host_writer
-from globalnet_doctor.executors import Applied, Restored
 from globalnet_doctor.fixspec import FileChange, FileWrite, RouteChange, SysctlChange
+from globalnet_doctor.step_execution import Applied, Restored
 
 
 def _applied(result: host_writer.HostWrite) -> Applied:

@@ -13,10 +13,11 @@ from globalnet_doctor import kinds
 from globalnet_doctor.adapters.kube import WriteResult
 from globalnet_doctor.cli import _undo_line
 from globalnet_doctor.config import Settings
-from globalnet_doctor.executors import Clusters, Executors, KubeExecutor
+from globalnet_doctor.executors import Clusters, Executors
 from globalnet_doctor.fixer import UndoResult, UndoState, undo
 from globalnet_doctor.fixspec import FileChange, FileWrite, KubeChange, Step, SysctlChange
 from globalnet_doctor.journal import EntryState, Journal
+from globalnet_doctor.kube_executor import KubeExecutor
 from globalnet_doctor.kubeconfig import Target
 
 
