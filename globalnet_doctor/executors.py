@@ -24,17 +24,23 @@ class Executors:
     """The executor of every step type."""
 
     def __init__(self, clusters: Clusters) -> None:
+        # Typed one by one so mypy checks each executor against the protocol for its own type.
+        objects: StepExecutor[KubeChange] = KubeExecutor(clusters)
+        files: StepExecutor[FileChange] = FileExecutor()
+        sysctls: StepExecutor[SysctlChange] = SysctlExecutor()
+        routes: StepExecutor[RouteChange] = RouteExecutor()
         self._by_type: dict[type[Any], StepExecutor[Any]] = {
-            KubeChange: KubeExecutor(clusters),
-            FileChange: FileExecutor(),
-            SysctlChange: SysctlExecutor(),
-            RouteChange: RouteExecutor(),
+            KubeChange: objects,
+            FileChange: files,
+            SysctlChange: sysctls,
+            RouteChange: routes,
         }
 
     def covers(self, step_type: type[Step]) -> bool:
         return step_type in self._by_type
 
     def of(self, change: S) -> StepExecutor[S]:
+        """The one place a step's type picks its executor (the registry above is keyed by it)."""
         return self._by_type[type(change)]
 
     def prepare(self, change: Step, backups: Path, index: int) -> Step:
