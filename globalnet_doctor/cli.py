@@ -19,11 +19,13 @@ import click
 
 from globalnet_doctor import __version__
 from globalnet_doctor.errors import UsageError
-from globalnet_doctor.exitcodes import ExitCode
+from globalnet_doctor.exitcodes import ExitCode, UndoExitCode
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from globalnet_doctor.fix_session import FixResult
+    from globalnet_doctor.fixer import FixReport, UndoResult
     from globalnet_doctor.kubeconfig import Targets
     from globalnet_doctor.model import Report
     from globalnet_doctor.registry import Registry
@@ -613,50 +615,29 @@ def _fix(
     output: str,
     **run: Any,
 ) -> int:
-    from globalnet_doctor.fixer import (
-        AWAITING,
-        NOT_PLANNED,
-        PENDING,
-        ROLLED_BACK,
-        STILL_FAILING,
-        Fixer,
+    from globalnet_doctor.fix_session import (
+        FixRequest,
+        FixResult,
+        FixSession,
+        fix_pack,
+        select_fixes,
     )
-    from globalnet_doctor.fixspec import FixOptions, Safety
+    from globalnet_doctor.fixer import Fixer
+    from globalnet_doctor.fixspec import FixOptions
     from globalnet_doctor.journal import Journal
-    from globalnet_doctor.model import HOST
-    from globalnet_doctor.registry import RegistryError, load_fixes
 
     _setup_logging(run["verbose"], run["log_file"])
     wait = _parse_duration(wait_text)
     rollout_timeout = _parse_duration(rollout_timeout_text, "--rollout-timeout")
-    if fix_all == bool(names):
-        raise UsageError("name the fixes to apply (ids or names) or pass --all")
+    options = FixOptions(
+        node=node,
+        recreate_exports=recreate_exports,
+        rp_filter=int(rp_filter),
+        rollout_timeout=rollout_timeout,
+    )
+    request = FixRequest(names, fix_all, dry_run, unsafe, wait, options)
     registry = _registry()
-    try:
-        fixes = load_fixes(registry)
-    except RegistryError as exc:
-        raise UsageError(f"invalid fix plugin: {exc}") from None
-    if fix_all:
-        selected = sorted(
-            (f for f in fixes.values() if not f.last_resort), key=lambda f: (f.order, f.id)
-        )
-    else:
-        selected = []
-        for name in names:
-            check = registry.find(name)
-            if check is None:
-                raise UsageError(f"no check {name!r} (see `gdoctor list`)")
-            if check.id not in fixes:
-                raise UsageError(
-                    f"{check.id} {check.name} has no fix (see `gdoctor explain {check.id}`)"
-                )
-            selected.append(fixes[check.id])
-    risky = [f.id for f in selected if f.safety is Safety.UNSAFE]
-    if risky and not unsafe and not dry_run:
-        raise UsageError(
-            f"{', '.join(risky)} is unsafe (changes encapsulation or hides a "
-            "symptom); pass --unsafe to apply it, or --dry-run to see the plan"
-        )
+    selected = select_fixes(request, registry, fix_pack(registry))
     prepared = _prepare_run(frozenset(), probes=False, **run)
     targets = prepared.targets
     checks = {c.id: c for c in registry.checks}
@@ -664,72 +645,41 @@ def _fix(
         checks,
         targets.targets,
         prepared.options.settings,
-        FixOptions(
-            node=node,
-            recreate_exports=recreate_exports,
-            rp_filter=int(rp_filter),
-            rollout_timeout=rollout_timeout,
-        ),
+        options,
         _Progress(),
         prepared.options.host,
     )
-    preview = [report for f in selected for report in fixer.plan(f)]
-    unplanned = [r for r in preview if r.outcome == NOT_PLANNED]
-    if unplanned:
-        _emit_plan(preview, output, "plan", None)
-        # --context leaves clusters out, never the machine: no hint where the machine's plan
-        # is the one missing.
-        refused = {r.cluster for r in unplanned}
-        others = sorted({r.cluster for r in preview if r.outcome == PENDING} - refused - {HOST})
-        where = ", ".join(sorted({f"{r.fix} in {r.cluster}" for r in unplanned}))
-        hint = ""
-        if others and HOST not in refused:
-            hint = f"; to fix {', '.join(others)} now, name it with --context"
-        click.echo(
-            f"gdoctor: nothing applied: no plan could be made for {where} (reason above){hint}",
-            err=True,
-        )
-        return ExitCode.USAGE
-    pending = [r for r in preview if r.outcome == PENDING]
-    if dry_run or not pending:
-        if dry_run:
-            fixer.dry_run(pending)
-        _emit_plan(preview, output, "dry-run" if dry_run else "plan", None)
-        return 1 if pending else 0
+    session = FixSession(request, selected, fixer)
+    preview = session.preview()
+    if isinstance(preview, FixResult):
+        return _fix_result(preview, output)
     if output != "json":
-        _emit_plan(preview, output, "plan", None)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                "refusing to change clusters without a terminal to confirm on; "
-                "pass --yes (or --dry-run to preview)"
-            )
-        if not click.confirm("Apply these changes?", default=False, err=True):
-            raise UsageError("not applied")
+        _emit_plan(preview.reports, output, "plan", None)
+    _confirm_apply(yes)
     journal = Journal.create(run["kubeconfig"], {t.name: t.server for t in targets.targets})
-    # Only what was previewed (and confirmed) is applied: a check that starts failing because
-    # of an earlier fix in this run waits for the next run, where it is shown first.
-    previewed: dict[str, set[str]] = {}
-    for report in pending:
-        previewed.setdefault(report.fix, set()).add(report.cluster)
-    done = [
-        report
-        for f in selected
-        if f.id in previewed
-        for report in fixer.apply(f, journal, wait, previewed[f.id])
-    ]
-    _emit_plan(done, output, "apply", journal.run_id)
-    outcomes = {r.outcome for r in done}
-    if ROLLED_BACK in outcomes:
-        return 3
-    if STILL_FAILING in outcomes:
-        return 1
-    if AWAITING in outcomes:
-        return 4
-    return 0
+    return _fix_result(session.apply(journal), output)
 
 
-def _emit_plan(reports: Any, output: str, mode: str, run_id: str | None) -> None:
+def _confirm_apply(yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "refusing to change clusters without a terminal to confirm on; "
+            "pass --yes (or --dry-run to preview)"
+        )
+    if not click.confirm("Apply these changes?", default=False, err=True):
+        raise UsageError("not applied")
+
+
+def _fix_result(result: FixResult, output: str) -> int:
+    _emit_plan(result.reports, output, result.mode.value, result.run_id)
+    if result.complaint is not None:
+        click.echo(f"gdoctor: {result.complaint}", err=True)
+    return result.exit_code
+
+
+def _emit_plan(reports: Sequence[FixReport], output: str, mode: str, run_id: str | None) -> None:
     from globalnet_doctor.formatters.plan import plan_to_dict, render_text
 
     if output == "json":
@@ -748,6 +698,7 @@ def _emit_plan(reports: Any, output: str, mode: str, run_id: str | None) -> None
 def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | None) -> None:
     """Restore what a `gdoctor fix` run changed, from its journal (newest change first)."""
     from globalnet_doctor.config import load_settings
+    from globalnet_doctor.fixer import UndoState
     from globalnet_doctor.fixer import undo as undo_run
     from globalnet_doctor.journal import Journal
     from globalnet_doctor.kubeconfig import resolve_targets
@@ -756,13 +707,27 @@ def undo(run_id: str, kubeconfig: str | None, verbose: int, log_file: Path | Non
         _setup_logging(verbose, log_file)
         journal = Journal.load(run_id)
         targets = resolve_targets(kubeconfig or journal.kubeconfig, tuple(journal.contexts))
-        lines = undo_run(journal, targets.targets, load_settings(None, {}))
+        results = undo_run(journal, targets.targets, load_settings(None, {}))
     except UsageError as exc:
         _fail(str(exc))
         return
-    for line in lines or ["nothing to undo"]:
+    for line in [_undo_line(r) for r in results] or ["nothing to undo"]:
         click.echo(line)
-    sys.exit(3 if any(line.startswith("failed") for line in lines) else 0)
+    failed = any(r.state is UndoState.FAILED for r in results)
+    sys.exit(UndoExitCode.NOT_RESTORED if failed else UndoExitCode.OK)
+
+
+def _undo_line(result: UndoResult) -> str:
+    from globalnet_doctor.fixer import UndoState
+
+    change = result.change
+    if result.state is UndoState.UNDONE:
+        return f"undone: {change.describe()}"
+    if result.state is UndoState.IRREVERSIBLE:
+        return f"cannot undo (irreversible): {change.describe()} ({change.why})"
+    if result.state is UndoState.NOT_REACHED:
+        return f"not undone: {result.detail}"
+    return f"failed to undo {change.describe()}: {result.detail}"
 
 
 @main.command("diff")

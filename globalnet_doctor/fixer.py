@@ -7,44 +7,44 @@ rolled back if a later step of the same fix fails, and verified by re-running th
 
 from __future__ import annotations
 
-import dataclasses
+import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.diagnose import read_everything
+from globalnet_doctor.executors import Clusters, ClusterWriter, Executors
 from globalnet_doctor.fixspec import (
     AdmissionGate,
-    FileChange,
-    FileWrite,
     Fix,
     FixContext,
     FixOptions,
-    HostChange,
-    KubeChange,
     PlanError,
     Step,
-    SysctlChange,
 )
 from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import HostFile
-from globalnet_doctor.journal import Journal, JournalEntry
+from globalnet_doctor.journal import EntryState, Journal, JournalEntry
 from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import HOST, CheckResult, Status
 from globalnet_doctor.runner import HostOptions, RunOptions, run_checks
 from globalnet_doctor.spec import Check, Scope
 from globalnet_doctor.view import ClusterView
 
-FIXED = "fixed"
-STILL_FAILING = "still failing"
-AWAITING = "awaiting reconciliation"
-NOTHING_TO_DO = "nothing to do"
-PENDING = "changes pending"
-ROLLED_BACK = "failed, rolled back"
-NOT_PLANNED = "not planned"
+
+class Outcome(enum.StrEnum):
+    """What became of one fix in one cluster (its value is the JSON plan's ``outcome``)."""
+
+    FIXED = "fixed"
+    STILL_FAILING = "still failing"
+    AWAITING = "awaiting reconciliation"
+    NOTHING_TO_DO = "nothing to do"
+    PENDING = "changes pending"
+    ROLLED_BACK = "failed, rolled back"
+    NOT_PLANNED = "not planned"
+
 
 Progress = Callable[[str], None]
 
@@ -63,7 +63,7 @@ class FixReport:
     cluster: str
     safety: str
     steps: list[StepReport] = field(default_factory=list)
-    outcome: str = NOTHING_TO_DO
+    outcome: Outcome = Outcome.NOTHING_TO_DO
     detail: str = ""
 
 
@@ -99,6 +99,8 @@ class Fixer:
         """How the machine is read (``--host/--no-host``, ``--root``, ``--resolv-conf``)."""
         self._admitted: set[tuple[str, AdmissionGate]] = set()
         """Gates passed in this run: later changes waiting on them go at once."""
+        self._clusters = Clusters(self.targets, settings.request_timeout)
+        self._executors = Executors(self._clusters)
 
     # -- observing and planning ---------------------------------------------------------
 
@@ -154,36 +156,23 @@ class Fixer:
             try:
                 steps = fix().plan(context)
             except PlanError as exc:
-                report.outcome, report.detail = NOT_PLANNED, str(exc)
+                report.outcome, report.detail = Outcome.NOT_PLANNED, str(exc)
                 reports.append(report)
                 continue
             report.steps = [StepReport(step) for step in steps]
-            report.outcome = PENDING if steps else NOTHING_TO_DO
+            report.outcome = Outcome.PENDING if steps else Outcome.NOTHING_TO_DO
             reports.append(report)
         return reports
 
     # -- previewing and applying --------------------------------------------------------
 
     def dry_run(self, reports: Sequence[FixReport]) -> None:
-        """Sends every planned change with dryRun=All: admission judges it, nothing changes."""
+        """Previews every planned change: objects with dryRun=All (admission judges them,
+        nothing changes), the machine's by whether they could be made."""
         for report in reports:
-            deleted: set[tuple[str, str, str | None, str]] = set()
-            for step in report.steps:
-                change = step.change
-                if not isinstance(change, KubeChange):
-                    # Nothing on the machine can judge a change without making it: gdoctor
-                    # checks it could be made (the file or directory is writable, ...).
-                    step.answer = _preview_host(change)
-                    continue
-                key = (change.cluster, change.kind.resource, change.namespace, change.name)
-                if change.action == "create" and key in deleted:
-                    # A dry-run delete removed nothing: the server would only say it exists.
-                    step.answer = "not sent: it exists until the delete above is applied"
-                    continue
-                if change.action == "delete":
-                    deleted.add(key)
-                with self._writer(change.cluster) as writer:
-                    step.answer = _answer(_send(writer, change, dry_run=True))
+            answers = self._executors.preview([step.change for step in report.steps])
+            for step, answer in zip(report.steps, answers, strict=True):
+                step.answer = answer
 
     def apply(
         self,
@@ -196,11 +185,11 @@ class Fixer:
         then verifies."""
         reports = [r for r in self.plan(fix) if clusters is None or r.cluster in clusters]
         for report in reports:
-            if report.outcome != PENDING:
+            if report.outcome != Outcome.PENDING:
                 continue
             self._apply_one(fix, report, journal)
-        if any(r.outcome == PENDING for r in reports):
-            self._verify(fix, [r for r in reports if r.outcome == PENDING], wait)
+        if any(r.outcome == Outcome.PENDING for r in reports):
+            self._verify(fix, [r for r in reports if r.outcome == Outcome.PENDING], wait)
         return reports
 
     def _apply_one(self, fix: type[Fix], report: FixReport, journal: Journal) -> None:
@@ -212,39 +201,29 @@ class Fixer:
         index = 0
         while index < len(report.steps):
             step = report.steps[index]
-            change = step.change
-            if isinstance(change, FileChange) and change.backup is None:
-                # The prior bytes are copied into the run's journal folder: gdoctor never
-                # litters the directory of a bind mount (the machine's own /etc).
-                change = dataclasses.replace(
-                    change, backup=str(journal.folder / "backups" / f"{index}-{_base(change)}")
-                )
-                step.change = change
-            if isinstance(change, KubeChange) and change.once_admitted is not None:
+            step.change = change = self._executors.prepare(
+                step.change, journal.folder / "backups", index
+            )
+            if change.once_admitted is not None:
                 refused = self._await_admission(change.cluster, change.once_admitted)
                 if refused is not None:
                     # What was applied is right and stays; the rest waits for a later run.
                     for later in report.steps[index:]:
                         later.answer = "not sent: admission does not allow it yet"
-                    report.outcome = AWAITING
+                    report.outcome = Outcome.AWAITING
                     report.detail = refused
                     return
                 settled = len(applied)
             entry = journal.record(fix.id, change)
-            if isinstance(change, KubeChange):
-                with self._writer(change.cluster) as writer:
-                    result = _send(writer, change, dry_run=False)
-                step.answer = _answer(result)
-            else:
-                result = apply_host(change)
-                step.answer = result.message
+            result = self._executors.apply(change)
+            step.answer = result.answer
             if result.ok:
-                entry.state, entry.stored = "applied", result.stored
+                entry.state, entry.stored = EntryState.APPLIED, result.stored
                 journal.save()
                 applied.append(entry)
                 index += 1
                 continue
-            entry.state = "failed"
+            entry.state = EntryState.FAILED
             journal.save()
             if result.conflict and not replanned and not applied:
                 # Someone edited the object since the plan: plan again from what is there now.
@@ -253,14 +232,14 @@ class Fixer:
                 report.steps = fresh[0].steps if fresh else []
                 report.detail = "an object changed after planning; planned again"
                 if not report.steps:
-                    report.outcome = NOTHING_TO_DO
+                    report.outcome = Outcome.NOTHING_TO_DO
                     return
                 index = 0
                 continue
             undone = applied[settled:]
             self._roll_back(undone, journal)
             # Nothing to roll back when every applied step was made final by a gate.
-            report.outcome = ROLLED_BACK if undone or not settled else STILL_FAILING
+            report.outcome = Outcome.ROLLED_BACK if undone or not settled else Outcome.STILL_FAILING
             report.detail = f"{step.change.describe()} failed: {step.answer}"
             if undone:
                 report.detail += f"; rolled back {len(undone)} applied step(s)"
@@ -278,7 +257,7 @@ class Fixer:
         timeout = self.options.rollout_timeout
         deadline = time.monotonic() + timeout
         who = gate.probe.impersonate_user or "gdoctor"
-        with self._writer(cluster) as writer:
+        with self._clusters.writer(cluster) as writer:
             while True:
                 rolling = _rollout_pending(writer, gate.deployment)
                 answer = writer.probe(gate.probe)
@@ -304,16 +283,10 @@ class Fixer:
 
     def _roll_back(self, applied: list[JournalEntry], journal: Journal) -> None:
         for entry in reversed(applied):
-            change = entry.change
-            if change.irreversible:
+            if entry.change.irreversible:
                 continue
-            if isinstance(change, KubeChange):
-                with self._writer(change.cluster) as writer:
-                    restored = restore(writer, change).ok
-            else:
-                restored = restore_host(change, entry.stored).ok
-            if restored:
-                entry.state = "rolled-back"
+            if self._executors.restore(entry.change, entry.stored).ok:
+                entry.state = EntryState.ROLLED_BACK
             journal.save()
 
     def _verify(self, fix: type[Fix], reports: list[FixReport], wait: float) -> None:
@@ -325,7 +298,7 @@ class Fixer:
                 report.outcome, detail = self._judge(fix, seen, report, result)
                 # Keep what happened while applying (a re-plan) unless the verdict says more.
                 report.detail = detail or report.detail
-            undecided = [r for r in reports if r.outcome == AWAITING]
+            undecided = [r for r in reports if r.outcome == Outcome.AWAITING]
             if not undecided or time.monotonic() >= deadline:
                 return
             if self.progress is not None:
@@ -334,36 +307,22 @@ class Fixer:
 
     def _judge(
         self, fix: type[Fix], seen: Observation, report: FixReport, result: CheckResult | None
-    ) -> tuple[str, str]:
+    ) -> tuple[Outcome, str]:
         if result is None:
-            return FIXED, ""
+            return Outcome.FIXED, ""
         context = self._context(seen, report.cluster, result, fix)
         if result.status is Status.PASS:
             pending = fix().reconciling(context)
-            return (AWAITING, pending) if pending is not None else (FIXED, "")
+            return (Outcome.AWAITING, pending) if pending is not None else (Outcome.FIXED, "")
         if result.status is not Status.FAIL:
-            return STILL_FAILING, f"the check now reports {result.status.value}"
+            return Outcome.STILL_FAILING, f"the check now reports {result.status.value}"
         waiting_for = fix().awaiting(context)
         if waiting_for is not None:
-            return AWAITING, waiting_for
-        return STILL_FAILING, result.findings[0].message if result.findings else ""
-
-    def _writer(self, cluster: str) -> Any:
-        from globalnet_doctor.adapters.kube import KubeWriter
-
-        target = next(t for t in self.targets if t.name == cluster)
-        return KubeWriter(target, self.settings.request_timeout)
+            return Outcome.AWAITING, waiting_for
+        return Outcome.STILL_FAILING, result.findings[0].message if result.findings else ""
 
 
-def _send(writer: Any, change: KubeChange, dry_run: bool) -> Any:
-    if change.action == "create":
-        return writer.create(change.kind, change.after, dry_run=dry_run)
-    if change.action == "delete":
-        return writer.delete(change.kind, change.before, dry_run=dry_run)
-    return writer.update(change.kind, change.after, dry_run=dry_run)
-
-
-def _rollout_pending(writer: Any, deployment: tuple[str, str] | None) -> str | None:
+def _rollout_pending(writer: ClusterWriter, deployment: tuple[str, str] | None) -> str | None:
     """What the Deployment's rollout still waits for, judged as `kubectl rollout status`
     does; None once it is complete (or when there is no Deployment to wait for)."""
     if deployment is None:
@@ -393,158 +352,46 @@ def _rollout_pending(writer: Any, deployment: tuple[str, str] | None) -> str | N
     return None
 
 
-def _answer(result: Any) -> str:
-    return "ok" if result.ok else f"HTTP {result.status}: {result.message}"
+# -- undo ---------------------------------------------------------------------------------------
 
 
-_SERVER_MANAGED = (
-    "resourceVersion",
-    "uid",
-    "creationTimestamp",
-    "generation",
-    "managedFields",
-    "selfLink",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
+class UndoState(enum.Enum):
+    UNDONE = "undone"
+    IRREVERSIBLE = "irreversible"
+    """Applied, and cannot be undone (deleted pods, a recreated export)."""
+    FAILED = "failed"
+    NOT_REACHED = "not reached"
+    """Its cluster is not in the kubeconfig: nothing was tried."""
 
 
-def restore(writer: Any, change: KubeChange) -> Any:
-    """Puts an object back as it was before ``change``: the prior object, at the current
-    resourceVersion, server-managed fields left to the server. A created object is deleted."""
-    if change.action == "create":
-        current = writer.get(change.kind, change.after)
-        return writer.delete(change.kind, current) if current is not None else _Done()
-    prior = dict(change.before or {})
-    current = writer.get(change.kind, prior)
-    metadata = {k: v for k, v in (prior.get("metadata") or {}).items() if k not in _SERVER_MANAGED}
-    if current is None:
-        return writer.create(change.kind, {**prior, "metadata": metadata})
-    metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
-    return writer.update(change.kind, {**prior, "metadata": metadata})
+@dataclass(frozen=True, slots=True)
+class UndoResult:
+    change: Step
+    state: UndoState
+    detail: str = ""
+    """Why not, for a change that failed or was not reached."""
 
 
-class _Done:
-    ok = True
-    status = 200
-    message = ""
-
-
-# -- host changes -------------------------------------------------------------------------------
-
-
-def _base(change: FileChange) -> str:
-    return change.real_path.rstrip("/").rsplit("/", 1)[-1] or "file"
-
-
-def _preview_host(change: HostChange) -> str:
-    from globalnet_doctor.adapters import host_writer
-
-    if isinstance(change, FileChange):
-        problem = host_writer.writable(change.real_path)
-    elif isinstance(change, SysctlChange):
-        problem = host_writer.writable(change.proc_path)
-    else:
-        exists = change.before is None and host_writer.route_exists(
-            change.destination, change.table
-        )
-        problem = f"a route for {change.destination} exists already" if exists else None
-    return "ok" if problem is None else problem
-
-
-def apply_host(change: HostChange) -> Any:
-    """Applies one host change through the adapter; its result says ok, conflict or why not."""
-    from globalnet_doctor.adapters import host_writer
-
-    if isinstance(change, FileChange):
-        return host_writer.write_file(
-            change.real_path,
-            change.before,
-            change.after,
-            change.how is FileWrite.IN_PLACE,
-            change.backup,
-        )
-    if isinstance(change, SysctlChange):
-        return host_writer.write_sysctl(change.proc_path, change.before, change.after)
-    return host_writer.change_route(
-        "add" if change.before is None else "replace",
-        change.destination,
-        change.gateway,
-        change.device,
-        change.table,
-    )
-
-
-def restore_host(change: HostChange, stored: Any) -> Any:
-    """Puts the machine back as it was before ``change``: the file's bytes, the sysctl's value,
-    the route removed (or the replaced one back). Sysctls and routes only from the network
-    namespace the fix ran in, files only when the file is still the one the fix wrote."""
-    from globalnet_doctor.adapters import host_writer
-
-    recorded = stored or {}
-    if isinstance(change, FileChange):
-        return host_writer.restore_file(
-            change.real_path,
-            change.before,
-            change.how is FileWrite.IN_PLACE,
-            recorded.get("identity"),
-        )
-    here = host_writer.network_namespace()
-    if recorded.get("netns") not in (None, here):
-        return host_writer.HostWrite(
-            False,
-            "not in the network namespace the fix ran in (run gdoctor undo where gdoctor fix "
-            "ran, e.g. under the same `ip netns exec`)",
-        )
-    if isinstance(change, SysctlChange):
-        if change.before is None:
-            return host_writer.HostWrite(False, "its prior value was not readable")
-        return host_writer.write_sysctl(change.proc_path, change.after, change.before)
-    if change.before is None:
-        return host_writer.change_route(
-            "del", change.destination, change.gateway, change.device, change.table
-        )
-    prior = change.before
-    return host_writer.change_route(
-        "replace", prior.destination, prior.gateway, prior.interface, prior.table, prior.protocol
-    )
-
-
-def undo(journal: Journal, targets: Sequence[Target], settings: Settings) -> list[str]:
-    """Restores every applied, reversible change of the run, newest first; returns one line
-    per change saying what happened (irreversible steps are named as such)."""
-    from globalnet_doctor.adapters.kube import KubeWriter
-
-    lines = []
-    by_name = {t.name: t for t in targets}
+def undo(journal: Journal, targets: Sequence[Target], settings: Settings) -> list[UndoResult]:
+    """Restores every applied, reversible change of the run, newest first; one result per
+    applied change (irreversible ones named as such)."""
+    executors = Executors(Clusters(targets, settings.request_timeout))
+    results = []
     for entry in reversed(journal.entries):
         change = entry.change
-        if entry.state != "applied":
+        if entry.state != EntryState.APPLIED:
             continue
         if change.irreversible:
-            lines.append(f"cannot undo (irreversible): {change.describe()} ({change.why})")
+            results.append(UndoResult(change, UndoState.IRREVERSIBLE))
             continue
-        if not isinstance(change, KubeChange):
-            restored = restore_host(change, entry.stored)
-            if restored.ok:
-                entry.state = "undone"
-                lines.append(f"undone: {change.describe()}")
-            else:
-                lines.append(f"failed to undo {change.describe()}: {restored.message}")
-            journal.save()
+        restored = executors.restore(change, entry.stored)
+        if not restored.reached:
+            results.append(UndoResult(change, UndoState.NOT_REACHED, restored.problem))
             continue
-        target = by_name.get(change.cluster)
-        if target is None:
-            lines.append(f"not undone: context {change.cluster} is not in the kubeconfig")
-            continue
-        with KubeWriter(target, settings.request_timeout) as writer:
-            result = restore(writer, change)
-        if result.ok:
-            entry.state = "undone"
-            lines.append(f"undone: {change.describe()}")
+        if restored.ok:
+            entry.state = EntryState.UNDONE
+            results.append(UndoResult(change, UndoState.UNDONE))
         else:
-            lines.append(
-                f"failed to undo {change.describe()}: HTTP {result.status} {result.message}"
-            )
+            results.append(UndoResult(change, UndoState.FAILED, restored.problem))
         journal.save()
-    return lines
+    return results

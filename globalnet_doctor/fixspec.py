@@ -98,6 +98,8 @@ class FileChange:
     run's journal folder (a bind mount's directory is not the machine's to write in)."""
     irreversible: bool = False
     cluster: ClassVar[str] = HOST
+    once_admitted: ClassVar[None] = None
+    """No admission judges the machine's changes."""
 
     @property
     def action(self) -> str:
@@ -121,6 +123,8 @@ class SysctlChange:
     why: str
     irreversible: bool = False
     cluster: ClassVar[str] = HOST
+    once_admitted: ClassVar[None] = None
+    """No admission judges the machine's changes."""
     action: ClassVar[str] = "update"
 
     @property
@@ -148,6 +152,8 @@ class RouteChange:
     table: int = 254
     irreversible: bool = False
     cluster: ClassVar[str] = HOST
+    once_admitted: ClassVar[None] = None
+    """No admission judges the machine's changes."""
 
     @property
     def action(self) -> str:

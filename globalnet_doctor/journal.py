@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import json
 import os
 import secrets
@@ -43,12 +44,21 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment}-{secrets.token_hex(3)}"
 
 
+class EntryState(enum.StrEnum):
+    """planned → applied, or failed; applied → rolled-back or undone."""
+
+    PLANNED = "planned"
+    APPLIED = "applied"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled-back"
+    UNDONE = "undone"
+
+
 @dataclass
 class JournalEntry:
     fix: str
     change: Step
-    state: str = "planned"
-    """planned → applied, or failed; applied → rolled-back or undone."""
+    state: EntryState = EntryState.PLANNED
     stored: Any = None
     """The object as the server stored it after the change."""
 
@@ -58,7 +68,7 @@ class JournalEntry:
             return {
                 "fix": self.fix,
                 "host": host_change_to_json(change),
-                "state": self.state,
+                "state": self.state.value,
                 "stored": self.stored,
             }
         return {
@@ -72,16 +82,15 @@ class JournalEntry:
             "irreversible": change.irreversible,
             "before": change.before,
             "after": change.after,
-            "state": self.state,
+            "state": self.state.value,
             "stored": self.stored,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JournalEntry:
         if "host" in data:
-            return cls(
-                data["fix"], host_change_from_json(data["host"]), data["state"], data["stored"]
-            )
+            change: Step = host_change_from_json(data["host"])
+            return cls(data["fix"], change, EntryState(data["state"]), data["stored"])
         change = KubeChange(
             cluster=data["cluster"],
             kind=Kind.from_json(data["kind"]),
@@ -92,7 +101,7 @@ class JournalEntry:
             why=data["why"],
             irreversible=data["irreversible"],
         )
-        return cls(data["fix"], change, data["state"], data.get("stored"))
+        return cls(data["fix"], change, EntryState(data["state"]), data.get("stored"))
 
 
 def _bytes_to_json(data: bytes | None) -> str | None:

@@ -73,7 +73,7 @@ def render_text(reports: Sequence[FixReport], run_id: str | None = None) -> str:
     for report in reports:
         lines.append(
             f"{report.fix} {report.check_name} on {report.cluster} [{report.safety}]: "
-            f"{report.outcome}" + (f" ({report.detail})" if report.detail else "")
+            f"{report.outcome.value}" + (f" ({report.detail})" if report.detail else "")
         )
         for step in report.steps:
             change = step.change
@@ -103,7 +103,7 @@ def plan_to_dict(reports: Sequence[FixReport], mode: str, run_id: str | None) ->
                 "name": r.check_name,
                 "cluster": r.cluster,
                 "safety": r.safety,
-                "outcome": r.outcome,
+                "outcome": r.outcome.value,
                 "detail": r.detail,
                 "steps": [_step(s) for s in r.steps],
             }
