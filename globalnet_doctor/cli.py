@@ -353,8 +353,9 @@ def check(
         chosen = registry.select(checks + select, ignore)
         named = frozenset(c.id for c in registry.select(checks)) if checks else frozenset()
         if bundle_path is not None:
+            _refuse_live_only_options(run)
             _setup_logging(run["verbose"], run["log_file"])
-            return _check_bundle(bundle_path, chosen, named, output, fail_on)
+            return _check_bundle(bundle_path, chosen, named, output, fail_on, run["contexts"])
         prepared = _prepare_run(named, **run)
         report = diagnose(
             chosen,
@@ -457,6 +458,9 @@ def bundle(
             err=True,
         )
         click.echo(str(path))
+        if report.clusters and not any(c.reachable for c in report.clusters):
+            log.warning("no cluster was reachable: the bundle records only why")
+            return ExitCode.INCOMPLETE
         return 0
 
     _guarded(body)
@@ -484,12 +488,40 @@ def _emit_report(report: Report, output: str, checks: Sequence[type[Check]]) -> 
     sys.stdout.flush()
 
 
+_OFFLINE_OPTIONS = frozenset({"contexts", "verbose", "log_file"})
+"""The run options that mean something with --bundle: --context picks recorded clusters."""
+
+
+def _refuse_live_only_options(run: dict[str, Any]) -> None:
+    """With --bundle, the clusters, the machine and the settings are the recorded ones: a flag
+    about them would be silently ignored, so it is refused."""
+    context = click.get_current_context()
+    given = [
+        name
+        for name in run
+        if name not in _OFFLINE_OPTIONS
+        and context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given:
+        flags = ", ".join(_flag(context, name) for name in sorted(given))
+        raise UsageError(
+            f"{flags} cannot be used with --bundle: the bundle holds the clusters, the machine "
+            "and the settings it recorded (--context selects among its clusters)"
+        )
+
+
+def _flag(context: click.Context, name: str) -> str:
+    parameter = next(p for p in context.command.params if p.name == name)
+    return "/".join(parameter.opts + parameter.secondary_opts) or name
+
+
 def _check_bundle(
     path: Path,
     checks: Sequence[type[Check]],
     named: frozenset[str],
     output: str,
     fail_on: str,
+    contexts: Sequence[str] = (),
 ) -> ExitCode:
     """Offline: the checks on what a bundle recorded (no cluster, no kubernetes, no scapy)."""
     from globalnet_doctor.bundle import BundleError, read_bundle
@@ -497,7 +529,7 @@ def _check_bundle(
     from globalnet_doctor.runner import exit_code_for
 
     try:
-        report = replay(read_bundle(path), checks, named)
+        report = replay(read_bundle(path), checks, named, contexts=contexts)
     except BundleError as exc:
         raise UsageError(f"cannot use bundle {path}: {exc}") from None
     _emit_report(report, output, checks)

@@ -29,6 +29,7 @@ from globalnet_doctor.kubeconfig import Target
 from globalnet_doctor.model import Report
 from globalnet_doctor.runner import HostOptions, Progress, RunOptions
 from globalnet_doctor.spec import Check
+from globalnet_doctor.view import ClusterView
 
 HOST_MEMBER = "host/host.json"
 _LOGGER = "globalnet_doctor"
@@ -122,8 +123,10 @@ def replay(
     checks: Sequence[type[Check]],
     named: frozenset[str],
     warnings: Sequence[str] = (),
+    contexts: Sequence[str] = (),
 ) -> Report:
-    """The checks run on what the bundle recorded, as the live run judged it."""
+    """The checks run on what the bundle recorded, as the live run judged it; with
+    ``contexts``, on those of the recorded clusters only (as --context does live)."""
     manifest = bundle.manifest
     try:
         settings = Settings(**typed_settings(manifest.get("settings", {}), "the bundle's settings"))
@@ -140,9 +143,22 @@ def replay(
         host=HostOptions(mode=mode),
     )
     started, clock = datetime.now(UTC), time.perf_counter()
-    views = bundle.views()
+    views = _selected(bundle.views(), contexts)
     host = _replayed_host(bundle, checks, views, options)
     return build_report(checks, views, options, started, clock, warnings, None, host)
+
+
+def _selected(views: list[ClusterView], contexts: Sequence[str]) -> list[ClusterView]:
+    if not contexts:
+        return views
+    recorded = [v.name for v in views]
+    unknown = [c for c in contexts if c not in recorded]
+    if unknown:
+        raise UsageError(
+            f"unknown context {', '.join(unknown)} (the bundle recorded: {', '.join(recorded)})"
+        )
+    by_name = {v.name: v for v in views}
+    return [by_name[c] for c in dict.fromkeys(contexts)]
 
 
 def _replayed_host(

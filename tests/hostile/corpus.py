@@ -138,6 +138,13 @@ def gzip_bomb() -> bytes:
     return gzip.compress(header(b"big.json", 200 * MIB, b"0") + bytes(200 * MIB), 1)
 
 
+def bundle_with(*flags: str) -> Callable[[Path], Args]:
+    def make(folder: Path) -> Args:
+        return [*check_bundle(DEMO.read_bytes())(folder), *flags]
+
+    return make
+
+
 def repacked_from_folder(folder: Path) -> Args:
     """The demo bundle unpacked and packed again by GNU tar from its folder (./ entries)."""
     import subprocess
@@ -465,6 +472,30 @@ CASES: list[Case] = [
         2,
         "probes.json must be a list",
     ),
+    # Flags that would be silently ignored with --bundle.
+    *(
+        Case(
+            f"bundle-with-{flag.lstrip('-')}",
+            bundle_with(flag, *value),
+            2,
+            f"{shown} cannot be used with --bundle",
+        )
+        for flag, value, shown in [
+            ("--kubeconfig", ["/x"], "--kubeconfig"),
+            ("--in-cluster", [], "--in-cluster"),
+            ("--config", ["/x"], "--config"),
+            ("--no-host", [], "--host/--no-host"),
+            ("--probes", [], "--probes"),
+            ("--broker-context", ["b"], "--broker-context"),
+        ]
+    ),
+    Case(
+        "bundle-with-an-unknown-context",
+        bundle_with("--context", "nope"),
+        2,
+        "unknown context nope (the bundle recorded: member1, member2, member3)",
+    ),
+    Case("bundle-with-a-recorded-context", bundle_with("--context", "member2"), 1, ""),
     # What must still work.
     Case("the-demo-bundle", check_bundle(DEMO.read_bytes()), 1, ""),
     Case("repacked-by-gnu-tar-from-its-folder", repacked_from_folder, 1, ""),

@@ -209,3 +209,18 @@ def test_a_server_that_never_completes_tls_waits_only_the_request_timeout(tmp_pa
     assert run.code == 3
     (cluster,) = run.json()["clusters"]
     assert "timeout=0.5" in cluster["error"]
+
+
+def test_a_bundle_of_no_reachable_cluster_is_written_and_exits_3(tmp_path):
+    kubeconfig = write(
+        tmp_path,
+        "k",
+        "contexts: [{name: lonely, context: {cluster: c, user: u}}]\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n",
+    )
+    archive = tmp_path / "b.tar.gz"
+    run = gdoctor_process("bundle", "--no-host", "-o", str(archive), "--kubeconfig", kubeconfig)
+    assert run.code == 3, run.stderr
+    assert archive.is_file()
+    assert "no cluster was reachable" in run.stderr
