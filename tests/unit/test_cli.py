@@ -156,14 +156,19 @@ def test_settings_file_values_reach_the_run_and_flags_win(tmp_path):
     assert (settings.submariner_namespace, settings.request_timeout) == ("sm", 7.5)
 
 
-def test_unreachable_only_cluster_gives_exit_3_json_and_a_log_file(tmp_path):
-    kubeconfig = write(
+def unreachable_kubeconfig(tmp_path):
+    """One context whose server nothing answers on (port 9 of loopback)."""
+    return write(
         tmp_path,
         "k",
         "contexts: [{name: lonely, context: {cluster: c, user: u}}]\n"
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
         "users: [{name: u, user: {token: t}}]\n",
     )
+
+
+def test_unreachable_only_cluster_gives_exit_3_json_and_a_log_file(tmp_path):
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     log_file = tmp_path / "gdoctor.log"
     run = gdoctor_process(
         "check", "-o", "json", "--kubeconfig", kubeconfig, "--log-file", str(log_file)
@@ -212,13 +217,7 @@ def test_a_server_that_never_completes_tls_waits_only_the_request_timeout(tmp_pa
 
 
 def test_a_bundle_of_no_reachable_cluster_is_written_and_exits_3(tmp_path):
-    kubeconfig = write(
-        tmp_path,
-        "k",
-        "contexts: [{name: lonely, context: {cluster: c, user: u}}]\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n",
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     archive = tmp_path / "b.tar.gz"
     run = gdoctor_process("bundle", "--no-host", "-o", str(archive), "--kubeconfig", kubeconfig)
     assert run.code == 3, run.stderr
