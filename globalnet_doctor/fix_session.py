@@ -84,11 +84,12 @@ def _named_fix(name: str, registry: Registry, fixes: Mapping[str, type[Fix]]) ->
 
 
 def exit_code_for(outcomes: Iterable[Outcome]) -> FixExitCode:
-    """The worst outcome of an applied run: rolled back, then still failing, then awaiting."""
+    """The worst outcome of an applied run: rolled back, then still failing or not planned
+    (``fix --all`` goes on past a fix it cannot plan), then awaiting."""
     found = set(outcomes)
     if Outcome.ROLLED_BACK in found:
         return FixExitCode.ROLLED_BACK
-    if Outcome.STILL_FAILING in found:
+    if found & {Outcome.STILL_FAILING, Outcome.NOT_PLANNED}:
         return FixExitCode.NOT_FIXED
     if Outcome.AWAITING in found:
         return FixExitCode.AWAITING
@@ -122,23 +123,27 @@ class FixSession:
         self.fixes = list(fixes)
         self.fixer = fixer
         self._pending: list[FixReport] = []
+        self._unplanned: list[FixReport] = []
 
     def preview(self) -> FixResult | ReadyToApply:
         """The plan of every selected fix where its check fails: the run's end (a plan that
         could not be made, a dry run, nothing to do), or changes ready to apply."""
         preview = [report for f in self.fixes for report in self.fixer.plan(f)]
-        unplanned = [r for r in preview if r.outcome == Outcome.NOT_PLANNED]
-        if unplanned:
+        self._unplanned = [r for r in preview if r.outcome == Outcome.NOT_PLANNED]
+        if self._unplanned and not self.request.fix_all:
+            # A fix named on its own is all or nothing: no part of it is applied.
             return FixResult(
                 preview, PlanMode.PLAN, FixExitCode.REFUSED, complaint=_unplanned(preview)
             )
+        complaint = _left_out(self._unplanned) if self._unplanned else None
         self._pending = [r for r in preview if r.outcome == Outcome.PENDING]
         if self.request.dry_run:
             self.fixer.dry_run(self._pending)
-            code = FixExitCode.NOT_FIXED if self._pending else FixExitCode.OK
-            return FixResult(preview, PlanMode.DRY_RUN, code)
+            code = FixExitCode.NOT_FIXED if self._pending or self._unplanned else FixExitCode.OK
+            return FixResult(preview, PlanMode.DRY_RUN, code, complaint=complaint)
         if not self._pending:
-            return FixResult(preview, PlanMode.PLAN, FixExitCode.OK)
+            code = FixExitCode.NOT_FIXED if self._unplanned else FixExitCode.OK
+            return FixResult(preview, PlanMode.PLAN, code, complaint=complaint)
         return ReadyToApply(preview)
 
     def apply(self, journal: Journal) -> FixResult:
@@ -154,9 +159,20 @@ class FixSession:
             if f.id in previewed
             for report in self.fixer.apply(f, journal, self.request.wait, previewed[f.id])
         ]
+        reports = [*done, *self._unplanned]
         return FixResult(
-            done, PlanMode.APPLY, exit_code_for(r.outcome for r in done), journal.run_id
+            reports,
+            PlanMode.APPLY,
+            exit_code_for(r.outcome for r in reports),
+            journal.run_id,
+            complaint=_left_out(self._unplanned) if self._unplanned else None,
         )
+
+
+def _left_out(unplanned: Sequence[FixReport]) -> str:
+    """What ``fix --all`` could not plan, and went on without."""
+    where = ", ".join(sorted({f"{r.fix} in {r.cluster}" for r in unplanned}))
+    return f"not applied: no plan could be made for {where} (reason above); the rest went on"
 
 
 def _unplanned(preview: Sequence[FixReport]) -> str:

@@ -281,6 +281,20 @@ def test_a_cluster_without_a_plan_stops_the_run_and_says_how_to_fix_the_others(l
     assert get(lab, "member1", CONFIGMAP)["data"]["calico_backend"] == "vxlan"
 
 
+def test_fix_all_goes_on_past_a_cluster_without_a_plan_and_exits_1(lab):
+    load(lab, load_scenario(OPERATOR_IPIP))
+    lab.client("member1").merge_patch(CONFIGMAP, {"data": {"calico_backend": "bird"}})
+    run = gdoctor("fix", "--all", "--yes", "--unsafe", "-o", "json", *kubeconfig_args(lab))
+    assert run.code == 1, run.stdout + run.stderr
+    outcomes = {(f["fix"], f["cluster"]): f["outcome"] for f in run.json()["fixes"]}
+    assert outcomes[("GD201", "member2")] == "not planned"
+    assert outcomes[("GD201", "member1")] != "not planned"
+    assert get(lab, "member1", CONFIGMAP)["data"]["calico_backend"] == "vxlan"
+    assert run.stderr.strip().endswith(
+        "not applied: no plan could be made for GD201 in member2 (reason above); the rest went on"
+    )
+
+
 # -- GD202 ---------------------------------------------------------------------------------
 
 

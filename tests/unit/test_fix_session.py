@@ -176,3 +176,46 @@ def test_only_the_previewed_clusters_are_applied(tmp_path: Path) -> None:
     result = session.apply(_Journal())  # type: ignore[arg-type]
     assert session.fixer.applied == [("GD101", {"m1"})]  # type: ignore[attr-defined]
     assert (result.mode, result.exit_code, result.run_id) == (PlanMode.APPLY, FixExitCode.OK, "run")
+
+
+def _all_session(plans: dict[str, list[tuple[str, Outcome]]], **asked: Any) -> FixSession:
+    request = FixRequest((), fix_all=True, **asked)
+    return FixSession(request, [_Fix(i) for i in plans], _Fixer(plans))  # type: ignore[list-item, arg-type]
+
+
+def test_fix_all_applies_what_it_can_plan_and_exits_1_for_what_it_cannot(tmp_path: Path) -> None:
+    session = _all_session(
+        {"GD301": [("member1", Outcome.NOT_PLANNED)], "GD101": [("member2", Outcome.PENDING)]}
+    )
+    assert isinstance(session.preview(), ReadyToApply)
+
+    class _Journal:
+        run_id = "run"
+
+    result = session.apply(_Journal())  # type: ignore[arg-type]
+    assert session.fixer.applied == [("GD101", {"member2"})]  # type: ignore[attr-defined]
+    assert [(r.fix, r.outcome) for r in result.reports] == [
+        ("GD101", Outcome.FIXED),
+        ("GD301", Outcome.NOT_PLANNED),
+    ]
+    assert result.exit_code == FixExitCode.NOT_FIXED
+    assert result.complaint == (
+        "not applied: no plan could be made for GD301 in member1 (reason above); the rest went on"
+    )
+
+
+def test_fix_all_with_only_unplannable_fixes_exits_1() -> None:
+    result = _all_session({"GD301": [("member1", Outcome.NOT_PLANNED)]}).preview()
+    assert isinstance(result, FixResult)
+    assert (result.mode, result.exit_code) == (PlanMode.PLAN, FixExitCode.NOT_FIXED)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "code"),
+    [
+        ([Outcome.NOT_PLANNED, Outcome.AWAITING], FixExitCode.NOT_FIXED),
+        ([Outcome.NOT_PLANNED, Outcome.ROLLED_BACK], FixExitCode.ROLLED_BACK),
+    ],
+)
+def test_not_planned_ranks_with_still_failing(outcomes: list[Outcome], code: int) -> None:
+    assert exit_code_for(outcomes) == code
