@@ -377,7 +377,12 @@ def read_bundle(path: Path) -> Bundle:
     except OSError as exc:
         raise BundleError(f"cannot read {path}: {exc.strerror}") from None
     with stream:
-        members = _read_members(path, _Decompressed(stream, path))
+        return read_bundle_from(stream, path)
+
+
+def read_bundle_from(stream: BinaryIO, path: Path) -> Bundle:
+    """``read_bundle`` of an open archive; ``path`` names it in errors."""
+    members = _read_members(path, _Decompressed(stream, path))
     if "manifest.json" not in members:
         raise BundleError(f"{path} has no manifest.json: not a gdoctor bundle")
     manifest = _parse_json("the bundle's manifest", members.pop("manifest.json"))
