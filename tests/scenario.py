@@ -2,7 +2,12 @@
 
 A scenario folder is named by its outcome (``...-FAIL``, ``...-PASS``, ``...-SKIP``) and holds
 ``scenario.yaml`` (``base``, ``remove``, ``expect``, optional ``args``: extra ``gdoctor check``
-options such as ``--external-host``) plus one folder per cluster of YAML files.
+options such as ``--external-host``) plus one folder per cluster of YAML files. Optional keys:
+``messages`` (check -> cluster -> a substring, or a list of them, that some finding's message
+of that result contains; checked offline and in the lab), ``labOnly: <reason>`` (the results
+depend on the real apiserver's own answers, so the scenario runs only in the lab, not in
+tests/offline), and beside it ``fix-plan-GDnnn.json``, the golden plan of fix GDnnn over the
+scenario's offline views (tests/offline/test_offline_scenarios.py).
 Objects in the scenario replace the base's objects with the same apiVersion, kind, namespace and
 name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
 """

@@ -169,9 +169,25 @@ def cluster_view(
     )
 
 
-def scenario_views(scenario: Scenario, reads: Sequence[Read]) -> list[ClusterView]:
+def scenario_views(
+    scenario: Scenario, reads: Sequence[Read], observed_at: Mapping[str, datetime] | None = None
+) -> list[ClusterView]:
+    """The scenario's clusters, observed now, or at ``observed_at[cluster]`` (a lab run's
+    moments, so ages such as a Gateway's last report read the same)."""
     moment = datetime.now(UTC)
-    return [cluster_view(c, reads, scenario.objects[c], moment) for c in CLUSTERS]
+    return [
+        cluster_view(c, reads, scenario.objects[c], (observed_at or {}).get(c, moment))
+        for c in CLUSTERS
+    ]
+
+
+def observed_moments(report: Mapping[str, Any]) -> dict[str, datetime]:
+    """cluster -> when a run (gdoctor's JSON report) observed it."""
+    return {
+        c["name"]: datetime.fromisoformat(c["observedAt"].replace("Z", "+00:00"))
+        for c in report["clusters"]
+        if c.get("observedAt")
+    }
 
 
 @cache
@@ -212,11 +228,15 @@ def run_options(scenario: Scenario) -> OfflineRun:
     )
 
 
-def run_offline(scenario: Scenario) -> dict[str, Any]:
-    """The JSON report (as ``gdoctor check -o json`` prints it) of the scenario, offline."""
+def run_offline(
+    scenario: Scenario, observed_at: Mapping[str, datetime] | None = None
+) -> dict[str, Any]:
+    """The JSON report (as ``gdoctor check -o json`` prints it) of the scenario, offline; each
+    cluster observed now or at ``observed_at[cluster]``."""
     run = run_options(scenario)
     started, clock = datetime.now(UTC), time.perf_counter()
-    views = scenario_views(scenario, reads_for(run.checks, run.options.settings, HostMode.OFF))
+    reads = reads_for(run.checks, run.options.settings, HostMode.OFF)
+    views = scenario_views(scenario, reads, observed_at)
     host = read_host_situation(run.checks, views, run.options)
     report = build_report(run.checks, views, run.options, started, clock, host=host)
     return report_to_dict(report)
