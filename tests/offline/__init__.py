@@ -149,8 +149,11 @@ def _answer(
         else {**o, "metadata": {**o["metadata"], "namespace": "default"}}
         for o in objects
     ]
+    # The server answers at the version it serves, whatever version an object was created at.
     found = sorted(answering(read, namespaced), key=_key)
-    return ReadAnswer(tuple(found), api_version=api_version)
+    return ReadAnswer(
+        tuple({**o, "apiVersion": api_version} for o in found), api_version=api_version
+    )
 
 
 def cluster_view(
