@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from scenario import CLUSTERS, Object, Scenario
@@ -225,7 +226,10 @@ def run_options(scenario: Scenario) -> OfflineRun:
     named = frozenset(c.id for c in registry().select(params["checks"]))
     site = {k: v for k, v in params.items() if k not in _NOT_SITE}
     settings = load_settings(params["config_path"], site)
-    host = HostOptions(HostMode.OFF)
+    # As cli._prepare_run builds it; --no-host (above) keeps the machine out.
+    flag = params["host"]
+    mode = HostMode.AUTO if flag is None else HostMode.ON if flag else HostMode.OFF
+    host = HostOptions(mode, params["root"] or Path("/"), params["resolv_conf"])
     return OfflineRun(
         list(chosen), RunOptions(settings=settings, probes=params["probes"], named=named, host=host)
     )
