@@ -2,7 +2,12 @@
 
 A scenario folder is named by its outcome (``...-FAIL``, ``...-PASS``, ``...-SKIP``) and holds
 ``scenario.yaml`` (``base``, ``remove``, ``expect``, optional ``args``: extra ``gdoctor check``
-options such as ``--external-host``) plus one folder per cluster of YAML files.
+options such as ``--external-host``) plus one folder per cluster of YAML files. Optional keys:
+``messages`` (check -> cluster -> a substring, or a list of them, that some finding's message
+of that result contains; checked offline and in the lab), ``labOnly: <reason>`` (the results
+depend on the real apiserver's own answers, so the scenario runs only in the lab, not in
+tests/offline), and beside it ``fix-plan-GDnnn.json``, the golden plan of fix GDnnn over the
+scenario's offline views (tests/offline/test_offline_scenarios.py).
 Objects in the scenario replace the base's objects with the same apiVersion, kind, namespace and
 name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
 """
@@ -13,7 +18,8 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +41,12 @@ class Scenario:
     description: str = ""
     args: tuple[str, ...] = ()
     """Extra `gdoctor check` options the scenario runs with (site settings such as hosts)."""
+    lab_only: str | None = None
+    """Why the scenario needs the real apiserver (``labOnly`` in scenario.yaml): it then runs
+    only in the lab, not offline (tests/offline)."""
+    messages: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """check id -> cluster -> substrings that some finding's message of that result contains
+    (``messages`` in scenario.yaml; a string or a list of strings per cluster)."""
 
     @property
     def name(self) -> str:
@@ -64,12 +76,31 @@ def _with_clock(text: str, now: int) -> str:
     return _NOW.sub(lambda m: str(now + int(m.group(1) or 0)), text)
 
 
+# file -> (its modification time and size, its documents as JSON text): a file without ${NOW}
+# is parsed once per process, and each load gets fresh objects from json's C decoder (every
+# scenario re-reads the whole base; YAML parsing it each time took seconds).
+_PARSED: dict[Path, tuple[tuple[int, int], str]] = {}
+
+
+def _documents(path: Path, clock: int) -> list[Object]:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(path)
+    if cached is not None and cached[0] == stamp:
+        documents: list[Object] = json.loads(cached[1])
+        return documents
+    text = path.read_text()
+    documents = [d for d in yaml.load_all(_with_clock(text, clock), Loader=_LOADER) if d]
+    if not _NOW.search(text):
+        _PARSED[path] = (stamp, json.dumps(documents))
+    return documents
+
+
 def read_cluster_folder(folder: Path, now: int | None = None) -> list[Object]:
     clock = int(time.time()) if now is None else now
     objects: list[Object] = []
     for path in sorted(folder.glob("*.yaml")):
-        text = _with_clock(path.read_text(), clock)
-        objects.extend(d for d in yaml.load_all(text, Loader=_LOADER) if d)
+        objects.extend(_documents(path, clock))
     return objects
 
 
@@ -96,7 +127,57 @@ def load_scenario(path: Path) -> Scenario:
             merged[_identity(obj)] = obj
         objects[cluster] = list(merged.values())
     args = tuple(str(a) for a in meta.get("args") or ())
-    return Scenario(path, objects, _expectations(path, meta), meta.get("description", ""), args)
+    lab_only = meta.get("labOnly")
+    assert lab_only is None or (isinstance(lab_only, str) and lab_only.strip()), (
+        f"{path}: labOnly must say why the scenario needs the real apiserver"
+    )
+    return Scenario(
+        path,
+        objects,
+        _expectations(path, meta),
+        meta.get("description", ""),
+        args,
+        lab_only,
+        _messages(path, meta),
+    )
+
+
+def _messages(path: Path, meta: dict[str, Any]) -> dict[str, dict[str, tuple[str, ...]]]:
+    table: dict[str, dict[str, tuple[str, ...]]] = {}
+    for check, clusters in (meta.get("messages") or {}).items():
+        for cluster, wanted in clusters.items():
+            texts = (wanted,) if isinstance(wanted, str) else tuple(wanted)
+            assert texts, f"{path}: messages.{check}.{cluster} is empty"
+            assert all(isinstance(t, str) and t for t in texts), (
+                f"{path}: messages.{check}.{cluster} must be a substring or a list of them"
+            )
+            table.setdefault(check, {})[cluster] = texts
+    return table
+
+
+def message_misses(scenario: Scenario, report: dict[str, Any]) -> list[str]:
+    """The ``messages`` assertions of the scenario that ``report`` (gdoctor's JSON report)
+    does not meet, each as a sentence; empty when all hold."""
+    misses = []
+    for check, clusters in scenario.messages.items():
+        for cluster, texts in clusters.items():
+            found = [
+                f["message"]
+                for r in report["results"]
+                if r["check"] == check and r["cluster"] == cluster
+                for f in r["findings"]
+            ]
+            misses.extend(
+                f"{check} on {cluster}: no finding says {text!r} (messages: {found})"
+                for text in texts
+                if not any(text in message for message in found)
+            )
+    return misses
+
+
+def fix_plan_goldens(path: Path) -> dict[str, Path]:
+    """fix id -> the scenario's golden plan of that fix (``fix-plan-GDnnn.json``)."""
+    return {p.stem.removeprefix("fix-plan-"): p for p in sorted(path.glob("fix-plan-*.json"))}
 
 
 def _expectations(path: Path, meta: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -115,3 +196,11 @@ def scenario_paths(under: Path = SCENARIOS) -> Iterator[Path]:
     for marker in sorted(under.glob("**/scenario.yaml")):
         if BASES not in marker.parents:
             yield marker.parent
+
+
+@cache
+def all_scenarios() -> tuple[Scenario, ...]:
+    """Every scenario folder, loaded once per session: for what does not depend on the moment
+    of loading (expectations, markers, assertions). ``${NOW}`` is resolved at that moment, so a
+    test that judges freshness loads its scenario again (``load_scenario``)."""
+    return tuple(load_scenario(path) for path in scenario_paths())

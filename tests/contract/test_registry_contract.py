@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scenario import SCENARIOS, load_scenario, scenario_paths
+from scenario import SCENARIOS, all_scenarios
 
 from globalnet_doctor.registry import load_registry
 
@@ -14,8 +14,8 @@ CHECKS = REGISTRY.checks
 def scenarios_for(check_id: str) -> dict[str, list[str]]:
     """outcome suffix -> scenario names whose expectations include this check."""
     found: dict[str, list[str]] = {}
-    for path in scenario_paths():
-        scenario = load_scenario(path)
+    for scenario in all_scenarios():
+        path = scenario.path
         if check_id in scenario.expect:
             outcome = path.name.rsplit("-", 1)[-1]
             found.setdefault(outcome, []).append(scenario.name)
@@ -40,8 +40,10 @@ def test_every_check_has_a_failing_and_a_passing_scenario(check):
 
 @pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
 def test_every_failing_scenario_of_a_check_fails_somewhere(check):
-    for path in scenario_paths(SCENARIOS / check.id):
-        scenario = load_scenario(path)
+    for scenario in all_scenarios():
+        path = scenario.path
+        if path.parent != SCENARIOS / check.id:
+            continue
         outcome = path.name.rsplit("-", 1)[-1].lower()
         assert outcome in set(scenario.expect[check.id].values()), (
             f"{scenario.name} is named {outcome} but expects {scenario.expect[check.id]}"
