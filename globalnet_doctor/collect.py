@@ -170,12 +170,9 @@ def _replayed_host(
         return host_facts.HOST_CHECKS_OFF
     if HOST_MEMBER not in bundle.members:
         return HostSituation(False, f"{NOT_IN_BUNDLE}: the machine's facts were not collected")
-    recorded = bundle.json(HOST_MEMBER)
-    if not isinstance(recorded, dict):
-        raise BundleError(f"{HOST_MEMBER} in the bundle is malformed: not an object")
     try:
-        view = host_view_from_dict(recorded)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        view = host_view_from_dict(bundle.json(HOST_MEMBER))
+    except ValueError as exc:  # a ShapeError, or an observedAt that is no ISO time
         raise BundleError(f"{HOST_MEMBER} in the bundle is malformed: {exc}") from None
     cluster_facts = host_facts.cluster_facts(views, options.settings)
     return host_facts.situation(view, cluster_facts, views, options.settings, options.host.mode)

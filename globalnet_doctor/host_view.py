@@ -20,9 +20,12 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from globalnet_doctor.shapes import MapOf, ShapeError, check, typed
 from globalnet_doctor.view import ProbeNotRun
+
+T = TypeVar("T")
 
 
 class HostRole(enum.StrEnum):
@@ -579,51 +582,71 @@ def _plain(value: Any) -> Any:
 
 
 def host_view_from_dict(data: Mapping[str, Any]) -> HostView:
-    def route(item: Mapping[str, Any]) -> Route:
-        return Route(**item)
-
+    """The view ``host_view_to_dict`` wrote, every field checked for its type (a bundle's
+    ``host/host.json`` is untrusted input): a ``ShapeError`` says where it does not fit."""
+    check(data, HOST_VIEW_SHAPE, "host.json")
     lookups = {}
-    for item in data.get("routeLookups") or []:
-        fields = dict(item)
-        matched = fields.pop("matched", None)
-        lookups[str(fields["destination"])] = RouteLookup(
-            **fields, matched=route(matched) if matched else None
-        )
-    resolv = dict(data.get("resolvConf") or {"path": "/etc/resolv.conf"})
-    for key in ("nameservers", "search", "options"):
-        resolv[key] = tuple(resolv.get(key) or ())
+    for index, item in enumerate(data.get("routeLookups") or []):
+        lookup = typed(RouteLookup, item, f"host.json.routeLookups[{index}]")
+        lookups[lookup.destination] = lookup
     answers: dict[HostProbe, HostProbeAnswer] = {}
-    for item in data.get("probes") or []:
+    for index, item in enumerate(data.get("probes") or []):
+        where = f"host.json.probes[{index}]"
         fields = dict(item["probe"])
-        probe = _PROBE_TYPES[fields.pop("type")](**fields)
-        answers[probe] = _answer(probe, dict(item["answer"]))
+        kind = fields.pop("type")
+        if kind not in _PROBE_TYPES:
+            raise ShapeError(f"{where}.probe.type is not one of {', '.join(_PROBE_TYPES)}")
+        probe = typed(_PROBE_TYPES[kind], fields, f"{where}.probe")
+        answers[probe] = typed(_ANSWER_TYPES[type(probe)], item["answer"], f"{where}.answer")
     return HostView(
-        observed_at=datetime.fromisoformat(str(data["observedAt"])),
-        hostname=str(data.get("hostname") or ""),
-        root=str(data.get("root") or "/"),
+        observed_at=datetime.fromisoformat(data["observedAt"]),
+        hostname=data.get("hostname") or "",
+        root=data.get("root") or "/",
         error=data.get("error"),
-        links=tuple(Link(**x) for x in data.get("links") or []),
-        addresses=tuple(Address(**x) for x in data.get("addresses") or []),
-        routes=tuple(route(x) for x in data.get("routes") or []),
-        rules=tuple(Rule(**x) for x in data.get("rules") or []),
+        links=_typed_all(Link, data, "links"),
+        addresses=_typed_all(Address, data, "addresses"),
+        routes=_typed_all(Route, data, "routes"),
+        rules=_typed_all(Rule, data, "rules"),
         route_lookups=lookups,
-        sysctls={str(k): str(v) for k, v in (data.get("sysctls") or {}).items()},
+        sysctls=dict(data.get("sysctls") or {}),
         sysctl_files=tuple(data.get("sysctlFiles") or ()),
-        sysctl_assignments=tuple(
-            SysctlAssignment(**x) for x in data.get("sysctlAssignments") or []
-        ),
+        sysctl_assignments=_typed_all(SysctlAssignment, data, "sysctlAssignments"),
         sysctl_errors=tuple(data.get("sysctlErrors") or ()),
-        resolv_conf=ResolvConf(**resolv),
+        resolv_conf=typed(
+            ResolvConf,
+            data.get("resolvConf") or {"path": "/etc/resolv.conf"},
+            "host.json.resolvConf",
+        ),
         probe_answers=answers,
     )
 
 
-def _answer(probe: HostProbe, fields: dict[str, Any]) -> HostProbeAnswer:
-    if isinstance(probe, DnsQuery):
-        fields["addresses"] = tuple(fields.get("addresses") or ())
-        return DnsAnswer(**fields)
-    if isinstance(probe, TcpConnect):
-        fields["outcome"] = TcpOutcome(fields["outcome"])
-        return TcpAnswer(**fields)
-    fields["outcome"] = IcmpOutcome(fields["outcome"])
-    return IcmpAnswer(**fields)
+_NO_RESOLV_CONF = {"path": "/etc/resolv.conf"}
+HOST_VIEW_SHAPE = {
+    "observedAt": str,
+    "hostname?": (str, None),
+    "root?": (str, None),
+    "error?": (str, None),
+    "links?": [dict],
+    "addresses?": [dict],
+    "routes?": [dict],
+    "rules?": [dict],
+    "routeLookups?": [dict],
+    "sysctls?": MapOf(str),
+    "sysctlFiles?": [str],
+    "sysctlAssignments?": [dict],
+    "sysctlErrors?": [str],
+    "resolvConf?": (dict, None),
+    "probes?": [{"probe": {"type": str}, "answer": dict}],
+}
+
+
+def _typed_all(cls: type[T], data: Mapping[str, Any], key: str) -> tuple[T, ...]:
+    return tuple(typed(cls, x, f"host.json.{key}[{i}]") for i, x in enumerate(data.get(key) or []))
+
+
+_ANSWER_TYPES: dict[type, type[DnsAnswer] | type[TcpAnswer] | type[IcmpAnswer]] = {
+    DnsQuery: DnsAnswer,
+    TcpConnect: TcpAnswer,
+    IcmpEcho: IcmpAnswer,
+}

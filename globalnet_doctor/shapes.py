@@ -9,9 +9,15 @@ first place that does not fit (``members[3].path``), so a hostile input is one c
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ANY = object()
 """Any JSON value."""
@@ -102,3 +108,51 @@ _NAMES = {
     dict: "an object",
     list: "a list",
 }
+
+
+def typed(cls: type[T], data: Any, where: str) -> T:
+    """``cls(**data)`` for a dataclass whose fields are plain types (str, int, bool, float,
+    enums, ``X | None``, ``tuple[X, ...]``, nested dataclasses), once every value has its
+    field's type; JSON lists become tuples. Unknown and missing fields are a ``ShapeError``."""
+    _object(data, where)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ShapeError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    hints = typing.get_type_hints(cls)
+    values = {
+        name: _typed_value(value, hints[name], f"{where}.{name}") for name, value in data.items()
+    }
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ShapeError(f"{where} has no {', '.join(missing)}")
+    return cls(**values)
+
+
+def _typed_value(value: Any, hint: Any, where: str) -> Any:
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in arguments:
+            return None
+        (inner,) = [a for a in arguments if a is not type(None)]
+        return _typed_value(value, inner, where)
+    if origin is tuple:
+        _list_of(value, ANY, where)
+        return tuple(_typed_value(v, arguments[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        allowed = [m.value for m in hint]
+        if value not in allowed:
+            raise ShapeError(f"{where} is not one of {', '.join(map(str, allowed))}")
+        return hint(value)
+    if dataclasses.is_dataclass(hint):
+        return typed(hint, value, where)  # type: ignore[arg-type]
+    if hint in (str, int, bool, float):
+        _scalar(value, hint, where)
+        return value
+    raise ShapeError(f"{where}: no reader for {hint}")  # a field type this module lacks

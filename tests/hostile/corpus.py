@@ -188,6 +188,15 @@ def _first_read(edit: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
     return change
 
 
+def _host(edit: Callable[[dict[str, Any]], None]) -> Callable[..., None]:
+    def change(_fields: dict[str, Any], members: dict[str, bytes]) -> None:
+        host = json.loads(members["host/host.json"])
+        edit(host)
+        members["host/host.json"] = json.dumps(host).encode()
+
+    return change
+
+
 def _raw_manifest(document: bytes) -> bytes:
     return tar_gz([("manifest.json", document)])
 
