@@ -8,5 +8,6 @@ bash tests/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-# The lab tests must run here: a missing prerequisite is an error, not a skip.
-GDOCTOR_REQUIRE_LAB=1 .venv/bin/pytest "$@"
+# The lab tests must run here: a missing prerequisite is an error, not a skip. The property
+# tests run their full, derandomized count (tests/hostile/test_reader_properties.py).
+GDOCTOR_REQUIRE_LAB=1 GDOCTOR_HYPOTHESIS=ci .venv/bin/pytest "$@"
