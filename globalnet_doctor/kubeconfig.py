@@ -114,7 +114,11 @@ def _named_entries(document: Mapping[str, Any], key: str, path: Path) -> list[tu
     for entry in document.get(key) or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise UsageError(f"kubeconfig {path}: every entry of {key} needs a name")
-        entries.append((entry["name"], entry.get(key[:-1]) or {}))
+        body = entry.get(key[:-1]) or {}
+        if not isinstance(body, dict):
+            name = printable(entry["name"], 80)
+            raise UsageError(f"kubeconfig {path}: {key[:-1]} {name} is not a mapping")
+        entries.append((entry["name"], body))
     return entries
 
 
@@ -155,7 +159,9 @@ def _select(merged: _Merged, wanted: Sequence[str], joined: str) -> Targets:
             skipped.append(SkippedContext(name, reason))
             warnings.append(f"{reason}: skipped")
             continue
-        server = str(cluster["server"]).rstrip("/")
+        if not isinstance(cluster["server"], str):
+            raise UsageError(f"cluster {cluster_name!r} of context {name}: server is not a URL")
+        server = cluster["server"].rstrip("/")
         if server in by_server:
             warnings.append(
                 f"contexts {by_server[server]} and {name} reach the same server {server}; "
