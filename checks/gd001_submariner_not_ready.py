@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
@@ -77,7 +78,7 @@ class SubmarinerNotReady(Check):
     def reads(cls, settings: Settings) -> Sequence[Read]:
         namespace = settings.submariner_namespace
         return (
-            *facts.submariner_reads(settings),
+            *submariner.submariner_reads(settings),
             Read(kinds.SERVICE_DISCOVERIES, namespace),
             *(Read(kinds.DAEMONSETS, namespace, n) for n in (GATEWAY, ROUTE_AGENT, GLOBALNET)),
             *(
@@ -89,7 +90,7 @@ class SubmarinerNotReady(Check):
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
         namespace = settings.submariner_namespace
-        cr = facts.submariner_cr(view, settings)
+        cr = submariner.submariner_cr(view, settings)
         if cr is None:
             yield self.finding(
                 f"Submariner is not installed: no Submariner CR in {namespace}",
@@ -99,7 +100,7 @@ class SubmarinerNotReady(Check):
             )
             return
         daemonsets = [GATEWAY, ROUTE_AGENT]
-        if facts.global_cidr(view, settings):
+        if submariner.global_cidr(view, settings):
             daemonsets.append(GLOBALNET)
         deployments = []
         if service_discovery_enabled(view, settings, cr):

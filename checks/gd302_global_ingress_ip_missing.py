@@ -22,14 +22,15 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
-
-from ._admission import AdmissionNow, admission_now, is_admission_denial, webhook_reads
-from ._cidrs import Network
-from ._globalnet import (
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.admission import (
+    AdmissionNow,
+    admission_now,
+    is_admission_denial,
+    webhook_reads,
+)
+from globalnet_doctor.facts.cidrs import Network
+from globalnet_doctor.facts.globalnet import (
     HEADLESS_ENDPOINTS_IP,
     HEADLESS_WITHOUT_SELECTOR_SUPPORTED,
     INTERNAL_SERVICE_LABEL,
@@ -37,7 +38,6 @@ from ._globalnet import (
     RETRIGGER_ANNOTATION,
     Export,
     allocated_ip,
-    at_least,
     backend_ingress_ips,
     condition,
     endpoint_addresses,
@@ -46,14 +46,16 @@ from ._globalnet import (
     external_ips,
     internal_service_name,
     internal_services,
-    labels_of,
     moment,
-    name_of,
-    namespace_of,
     require_globalnet,
     service_ingress_ip,
-    submariner_version,
 )
+from globalnet_doctor.facts.submariner import at_least, submariner_version
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, ResourceRef, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
+
 from .gd001_submariner_not_ready import GLOBALNET, daemonset_problem
 
 LIGHTHOUSE_SLICES = "endpointslice.kubernetes.io/managed-by=lighthouse-agent.submariner.io"
@@ -102,7 +104,7 @@ class GlobalIngressIpMissing(Check):
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        cr, global_cidr = require_globalnet(ctx)
+        cr, global_cidr = require_globalnet(ctx.cluster, ctx.settings)
         view, settings = ctx.cluster, ctx.settings
         version = submariner_version(cr)
         globalnet = daemonset_problem(
@@ -160,7 +162,7 @@ class GlobalIngressIpMissing(Check):
         evidence = {
             "export": export.key,
             "allocatedIP": address,
-            "internalServices": {name_of(s): external_ips(s) for s in internal},
+            "internalServices": {objects.name(s): external_ips(s) for s in internal},
         }
         resources = self._refs(view, export, giip)
         resources += [ref(view.name, kinds.SERVICES, s) for s in internal]
@@ -188,7 +190,7 @@ class GlobalIngressIpMissing(Check):
             ips = external_ips(internal[0])
             if not ips or ips[0] != address:
                 yield self.finding(
-                    f"internal Service {export.namespace}/{name_of(internal[0])} of "
+                    f"internal Service {export.namespace}/{objects.name(internal[0])} of "
                     f"{export.key} has externalIPs [{', '.join(ips)}], but the allocated global IP "
                     f"is {address}",
                     resources=resources,
@@ -219,7 +221,7 @@ class GlobalIngressIpMissing(Check):
     ) -> Finding:
         view, settings = ctx.cluster, ctx.settings
         allocated = condition(giip, "Allocated")
-        evidence = {**evidence, "globalIngressIP": name_of(giip), "allocated": allocated}
+        evidence = {**evidence, "globalIngressIP": objects.name(giip), "allocated": allocated}
         resources = self._refs(view, export, giip)
         reason = str((allocated or {}).get("reason") or "")
         text = str((allocated or {}).get("message") or "")
@@ -370,11 +372,11 @@ class _Advertised:
 
     @property
     def where(self) -> str:
-        return f"{self.cluster}:{self.kind.kind} {namespace_of(self.obj)}/{name_of(self.obj)}"
+        return f"{self.cluster}:{self.kind.kind} {objects.namespaced_name(self.obj)}"
 
 
 def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Settings) -> bool:
-    labels = labels_of(obj)
+    labels = objects.labels(obj)
     if (
         labels.get(IMPORT_SOURCE_NAME) == export.name
         and labels.get(SOURCE_NAMESPACE_LABEL) == export.namespace
@@ -383,8 +385,8 @@ def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Se
         return True  # the per-cluster import (Lighthouse <= 0.14, and newer local copies)
     if (
         IMPORT_SOURCE_NAME not in labels  # the name alone is ambiguous ("a-b" in "c", "a" in "b-c")
-        and namespace_of(obj) == settings.submariner_namespace
-        and name_of(obj) == f"{export.name}-{export.namespace}-{cluster_id}"
+        and objects.namespace(obj) == settings.submariner_namespace
+        and objects.name(obj) == f"{export.name}-{export.namespace}-{cluster_id}"
     ):
         return True
     # The aggregated import (newer Lighthouse) speaks for this export when it is the only one.
@@ -394,15 +396,15 @@ def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Se
         if isinstance(c, Mapping)
     ]
     return (
-        namespace_of(obj) == export.namespace
-        and name_of(obj) == export.name
+        objects.namespace(obj) == export.namespace
+        and objects.name(obj) == export.name
         and clusters == [cluster_id]
     )
 
 
 def _slice_is_of(obj: KubeObject, export: Export, cluster_id: str) -> bool:
-    labels = labels_of(obj)
-    source_namespace = labels.get(SOURCE_NAMESPACE_LABEL) or namespace_of(obj)
+    labels = objects.labels(obj)
+    source_namespace = labels.get(SOURCE_NAMESPACE_LABEL) or objects.namespace(obj)
     return (
         labels.get(SERVICE_NAME_LABEL) == export.name
         and labels.get(SOURCE_CLUSTER_LABEL) == cluster_id

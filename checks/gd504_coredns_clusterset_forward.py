@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
-
-from ._submariner import require_submariner
-from .gd502_dnsmasq_upstream_stale import (
+from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts.dns import (
     COREDNS_CONFIGMAP,
     COREDNS_NAMESPACE,
     COREFILE_KEY,
@@ -26,6 +22,10 @@ from .gd502_dnsmasq_upstream_stale import (
     lighthouse_reads,
     service_discovery,
 )
+from globalnet_doctor.facts.submariner import require_submariner
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
 
 
 class CorednsClustersetForward(Check):
@@ -39,7 +39,7 @@ class CorednsClustersetForward(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *facts.submariner_reads(settings),
+            *submariner.submariner_reads(settings),
             Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
             # Every ConfigMap of kube-system: CoreDNS's own and a custom Lighthouse one.
             Read(kinds.CONFIGMAPS, COREDNS_NAMESPACE),
@@ -48,7 +48,7 @@ class CorednsClustersetForward(Check):
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
-        cr = require_submariner(ctx)
+        cr = require_submariner(ctx.cluster, ctx.settings)
         discovery = service_discovery(view, settings)
         if discovery is None and not (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
             raise NotApplicable("service discovery (Lighthouse) is not enabled")

@@ -6,10 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from globalnet_doctor_checks import gd101_kube_proxy_ipvs as kube_proxy
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import kube_proxy
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import KubeObject

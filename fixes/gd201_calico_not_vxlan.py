@@ -17,19 +17,15 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from globalnet_doctor_checks import _calico
-from globalnet_doctor_checks.gd201_calico_not_vxlan import IPIP_ENV
-from globalnet_doctor_checks.gd202_calico_bird_probes import BIRD_FLAGS
-
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import calico as _calico
+from globalnet_doctor.facts.calico import BIRD_FLAGS, BIRDLESS_BACKENDS, IPIP_ENV
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.view import ClusterView, KubeObject
 
 VXLAN_ENV = "CALICO_IPV4POOL_VXLAN"
 VXLAN = "vxlan"
 BGP = "bird"
-BIRDLESS_BACKENDS = frozenset({VXLAN, "none"})
-"""Backends that start no BIRD, so probes must not ask it (as GD202 judges)."""
 RESTART_ANNOTATION = "gdoctor/calico-backend"
 """Set on calico-node's pod template when only the ConfigMap changed, so the DaemonSet
 controller restarts the pods (calico-node reads calico_backend only when it starts)."""
@@ -96,8 +92,8 @@ def drop_bird_probe_flags(container: dict[str, Any]) -> None:
 
 def _containers(daemonset: dict[str, Any]) -> list[dict[str, Any]]:
     """The calico-node containers of a DaemonSet copy, as the checks pick them."""
-    containers: list[dict[str, Any]] = list(_calico.calico_node_containers(daemonset))
-    return containers
+    # A copy's containers are plain dicts, edited in place.
+    return [c for c in _calico.calico_node_containers(daemonset) if isinstance(c, dict)]
 
 
 def _set_env(container: dict[str, Any], name: str, value: str) -> None:

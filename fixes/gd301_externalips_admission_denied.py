@@ -23,8 +23,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
-from globalnet_doctor_checks._admission import (
+from globalnet_doctor import kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.admission import (
     CIDRS_FLAG,
+    DENY_SERVICE_EXTERNAL_IPS,
     USERNAMES_FLAG,
     Verdict,
     WebhookArgs,
@@ -32,8 +36,8 @@ from globalnet_doctor_checks._admission import (
     probe_result,
     webhook_args,
 )
-from globalnet_doctor_checks._cidrs import Network, parse_network
-from globalnet_doctor_checks._globalnet import (
+from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.globalnet import (
     RETRIGGER_ANNOTATION,
     SERVICE_REF_LABEL,
     Export,
@@ -41,15 +45,8 @@ from globalnet_doctor_checks._globalnet import (
     exports,
     failure_conditions,
     globalnet_user,
-    labels_of,
-    name_of,
-    namespace_of,
     service_ingress_ip,
 )
-from globalnet_doctor_checks.gd301_externalips_admission_denied import DENY_SERVICE_EXTERNAL_IPS
-
-from globalnet_doctor import facts, kinds
-from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import (
     AdmissionGate,
     Fix,
@@ -146,18 +143,18 @@ def _service_of_ingress_ip(giip: KubeObject) -> str:
     """The exported Service a GlobalIngressIP belongs to: ``spec.serviceRef`` (ClusterIP), the
     ``submariner.io/serviceRef`` label (headless), else its own name."""
     reference = ((giip.get("spec") or {}).get("serviceRef") or {}).get("name")
-    return str(reference or labels_of(giip).get(SERVICE_REF_LABEL) or name_of(giip))
+    return str(reference or objects.labels(giip).get(SERVICE_REF_LABEL) or objects.name(giip))
 
 
 def failed_exports(view: ClusterView) -> list[Export]:
     """Exports whose GlobalIngressIP or ServiceExport records InternalServiceCreationFailed:
     Globalnet gave up on them and will not retry by itself."""
     failed = {
-        (namespace_of(giip), _service_of_ingress_ip(giip))
+        (objects.namespace(giip), _service_of_ingress_ip(giip))
         for giip, _ in failure_conditions(view.list(kinds.GLOBAL_INGRESS_IPS), "GlobalIngressIP")
     }
     failed |= {
-        (namespace_of(export), name_of(export))
+        (objects.namespace(export), objects.name(export))
         for export, _ in failure_conditions(view.list(kinds.SERVICE_EXPORTS), "ServiceExport")
     }
     return [e for e in exports(view) if (e.namespace, e.name) in failed]
@@ -217,7 +214,7 @@ class AllowGlobalnetExternalIps(Fix):
 
     def plan(self, ctx: FixContext) -> list[Step]:
         view, settings = ctx.cluster, ctx.settings
-        global_cidr = parse_network(facts.global_cidr(view, settings) or "")
+        global_cidr = parse_network(submariner.global_cidr(view, settings) or "")
         if global_cidr is None:
             return []  # GD301 skips without Globalnet
         args = webhook_args(view, settings, global_cidr)
@@ -234,12 +231,12 @@ class AllowGlobalnetExternalIps(Fix):
             # Only where the probe showed admission itself refusing: where gdoctor may not
             # impersonate (or the probe said something else) no dry run could ever say yes.
             judged = verdict in (Verdict.DENIED_BY_ADMISSION, Verdict.WEBHOOK_UNREACHABLE)
-            probe = admission_probe(view, settings) if steps and judged else None
-            if probe is not None and args is not None:
+            dry_run = admission_probe(view, settings) if steps and judged else None
+            if dry_run is not None and args is not None:
                 # The Deployment update only starts the rollout: until the new pods alone
                 # answer, an old one may reject the retry, and Globalnet would not retry again.
                 namespace, _, name = args.name.partition("/")
-                gate = AdmissionGate(probe, (namespace, name))
+                gate = AdmissionGate(dry_run, (namespace, name))
                 retriggers = [_once_admitted(step, gate, settings) for step in retriggers]
             steps.extend(retriggers)
         if not steps:
@@ -248,7 +245,7 @@ class AllowGlobalnetExternalIps(Fix):
 
     def awaiting(self, ctx: FixContext) -> str | None:
         view, settings = ctx.cluster, ctx.settings
-        global_cidr = parse_network(facts.global_cidr(view, settings) or "")
+        global_cidr = parse_network(submariner.global_cidr(view, settings) or "")
         if global_cidr is None:
             return None
         args = webhook_args(view, settings, global_cidr)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globalnet_doctor_checks.gd401_no_gateway_node import GATEWAY_LABEL
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.gateways import GATEWAY_LABEL
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 

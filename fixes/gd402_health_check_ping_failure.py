@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
+from globalnet_doctor.facts import submariner
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 
 
@@ -14,7 +15,7 @@ class DisableHealthCheck(Fix):
     order = 90
 
     def plan(self, ctx: FixContext) -> list[Step]:
-        cr = facts.submariner_cr(ctx.cluster, ctx.settings)
+        cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
         if cr is None:
             return []
         spec = dict(cr.get("spec") or {})
@@ -38,7 +39,7 @@ class DisableHealthCheck(Fix):
         ]
 
     def awaiting(self, ctx: FixContext) -> str | None:
-        cr = facts.submariner_cr(ctx.cluster, ctx.settings)
+        cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
         health = ((cr or {}).get("spec") or {}).get("connectionHealthCheck") or {}
         if health.get("enabled") is False:
             return (

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import gd502_dnsmasq_upstream_stale as dns_config
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import dns as dns_config
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject

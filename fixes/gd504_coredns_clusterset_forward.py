@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from globalnet_doctor_checks import gd502_dnsmasq_upstream_stale as dns_config
-
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import dns as dns_config
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 
 from .gd502_dnsmasq_upstream_stale import (

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import gd601_rp_filter_strict as host_rp_filter
-
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.sysctl import STRICT, interfaces_to_judge
 from globalnet_doctor.fixspec import (
     FileChange,
     FileWrite,
@@ -19,7 +18,7 @@ from globalnet_doctor.fixspec import (
     Step,
     SysctlChange,
 )
-from globalnet_doctor.host_situation import HostSituation, cluster_facts
+from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import as_int, parse_sysctl_file, rp_filter_path
 
 PERSIST_FILE = "etc/sysctl.d/99-zz-gdoctor.conf"
@@ -74,9 +73,7 @@ class LooseRpFilter(Fix):
     def plan(self, ctx: FixContext) -> list[Step]:
         host = ctx.host_view
         role = ctx.host.role if ctx.host is not None else None
-        interfaces = host_rp_filter.interfaces_to_judge(
-            host, cluster_facts(ctx.clusters, ctx.settings), role
-        )
+        interfaces = interfaces_to_judge(host, ctx.host_facts, role)
         if not interfaces:
             raise PlanError("no interface of this machine reaches a gateway node")
         mode = str(ctx.options.rp_filter)
@@ -91,9 +88,9 @@ class LooseRpFilter(Fix):
             if name != "all" and persisted is None:
                 persisted = host.persisted(rp_filter_path("default"))
             boot = as_int(persisted.value) if persisted is not None else None
-            strict_at_boot |= boot == host_rp_filter.STRICT
+            strict_at_boot |= boot == STRICT
             value = runtime
-            if as_int(runtime) == host_rp_filter.STRICT:
+            if as_int(runtime) == STRICT:
                 value = mode
                 why = interfaces.get(
                     name, "the kernel applies the stronger of all and the interface"

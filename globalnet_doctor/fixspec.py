@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.clusterset import ClusterFacts
 from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import HostFile, HostView, Route
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
@@ -195,6 +196,13 @@ class FixContext:
         if self.host is None or self.host.view is None:
             raise PlanError("this run did not read the machine gdoctor runs on")
         return self.host.view
+
+    @property
+    def host_facts(self) -> ClusterFacts:
+        """The clusters' facts the run placed the machine with (the check's own)."""
+        if self.host is None:
+            raise PlanError("this run did not read the machine gdoctor runs on")
+        return self.host.facts
 
 
 class Fix:

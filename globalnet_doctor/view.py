@@ -25,6 +25,15 @@ class InputUnavailable(Exception):
         self.reason = reason
 
 
+class NotApplicable(Exception):
+    """The check does not apply here (Submariner absent, Calico absent, ...): ``skip``. Beside
+    ``InputUnavailable`` so the facts that decide it raise it without depending on checks."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class InputFailed(Exception):
     """A read the check needs failed (timeout, server error): the runner reports ``error``."""
 

@@ -1,4 +1,4 @@
-"""What the Calico checks share: Calico's presence, its networking backend and its IP pools.
+"""Calico: its presence, its networking backend and its IP pools.
 
 Calico is present when ConfigMap ``kube-system/calico-config`` or DaemonSet
 ``kube-system/calico-node`` exists (what the Submariner operator's own detection looks for), or
@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import kinds
+from globalnet_doctor.facts.cidrs import Network, parse_network
 from globalnet_doctor.kinds import Kind, Read
-from globalnet_doctor.spec import NotApplicable
-from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
-
-from ._cidrs import Network, parse_network
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
 
 NAMESPACE = "kube-system"
 CONFIGMAP = "calico-config"
@@ -40,6 +38,13 @@ PRESENCE_READS = (
     Read(kinds.DAEMONSETS, NAMESPACE, DAEMONSET),
     Read(kinds.DAEMONSETS, OPERATOR_NAMESPACE, DAEMONSET),
 )
+IPIP_ENV = "CALICO_IPV4POOL_IPIP"
+BIRD_FLAGS = frozenset({"-bird-live", "-bird-ready"})
+"""calico-node's probe flags that ask BIRD, which only the bird backend starts."""
+BIRDLESS_BACKENDS = frozenset({"vxlan", "none"})
+"""Backends that start no BIRD, so probes must not ask it."""
+V3_API = "projectcalico.org/v3"
+CRD_API = "crd.projectcalico.org/v1"
 POOL_KINDS = (kinds.CALICO_IPPOOLS_V3, kinds.CALICO_IPPOOLS_CRD)
 """The v3 API first: where the Calico API server runs, it is what users and Calico write."""
 POOL_READS = tuple(Read(kind) for kind in POOL_KINDS)
