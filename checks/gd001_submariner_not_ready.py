@@ -7,7 +7,7 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
@@ -26,7 +26,7 @@ _STATUS_FIELDS = (
 
 
 def service_discovery_enabled(view: ClusterView, settings: Settings, cr: KubeObject) -> bool:
-    if (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+    if objects.spec(cr).get("serviceDiscoveryEnabled"):
         return True
     return bool(view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace))
 
@@ -34,7 +34,7 @@ def service_discovery_enabled(view: ClusterView, settings: Settings, cr: KubeObj
 def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
     if daemonset is None:
         return f"DaemonSet {name} does not exist"
-    status = daemonset.get("status") or {}
+    status = objects.status(daemonset)
     desired = int(status.get("desiredNumberScheduled") or 0)
     ready = int(status.get("numberReady") or 0)
     if desired == 0:
@@ -47,8 +47,8 @@ def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
 def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
     if deployment is None:
         return f"Deployment {name} does not exist"
-    wanted = (deployment.get("spec") or {}).get("replicas", 1)
-    available = int((deployment.get("status") or {}).get("availableReplicas") or 0)
+    wanted = objects.spec(deployment).get("replicas", 1)
+    available = int(objects.status(deployment).get("availableReplicas") or 0)
     if available < int(wanted):
         return f"Deployment {name} has {available} of {wanted} replicas available"
     return None
@@ -56,7 +56,7 @@ def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
 
 def non_ready_containers(cr: KubeObject) -> dict[str, Any]:
     """``Submariner.status.*DaemonSetStatus.nonReadyContainerStates``, by DaemonSet status field."""
-    status = cr.get("status") or {}
+    status = objects.status(cr)
     found: dict[str, Any] = {}
     for field in _STATUS_FIELDS:
         states = (status.get(field) or {}).get("nonReadyContainerStates")

@@ -14,7 +14,7 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.calico import (
     CRD_API,
     POOL_READS,
@@ -106,7 +106,7 @@ def remote_cidrs(
     # Globalnet, pod and service CIDRs without): they count too, in case its Cluster object is
     # missing or disagrees.
     for endpoint in broker.list(kinds.SUBMARINER_ENDPOINTS, namespace):
-        spec = endpoint.get("spec") or {}
+        spec = objects.spec(endpoint)
         cluster_id = str(spec.get("cluster_id") or "")
         if not cluster_id or cluster_id == local_id:
             continue
@@ -215,7 +215,7 @@ def _api_service(view: ClusterView) -> dict[str, Any]:
         return {"name": CALICO_API_SERVICE, "unreadable": exc.reason}
     if service is None:
         return {"name": CALICO_API_SERVICE, "present": False}
-    conditions = (service.get("status") or {}).get("conditions") or []
+    conditions = objects.status(service).get("conditions") or []
     available: dict[str, Any] = next((c for c in conditions if c.get("type") == "Available"), {})
     return {
         "name": CALICO_API_SERVICE,

@@ -69,7 +69,7 @@ IMPORT_SOURCE_CLUSTER = "lighthouse.submariner.io/sourceCluster"
 def retriggered_since(export: Export, allocated: KubeObject | None) -> str | None:
     """The re-trigger annotation on the exported Service when it is newer than the failure
     (any, when the failure carries no time)."""
-    annotations = ((export.service or {}).get("metadata") or {}).get("annotations") or {}
+    annotations = objects.annotations_of(export.service)
     value = annotations.get(RETRIGGER_ANNOTATION)
     if value is None:
         return None
@@ -312,21 +312,14 @@ class GlobalIngressIpMissing(Check):
         expected: dict[str, KubeObject | None] = {}
         if export.has_selector:
             # One `pod-<pod>` GlobalIngressIP per backing pod (spec.podRef).
-            by_pod = {
-                str(((g.get("spec") or {}).get("podRef") or {}).get("name", "")): g for g in giips
-            }
+            by_pod = {str((objects.spec(g).get("podRef") or {}).get("name", "")): g for g in giips}
             for address in addresses:
                 target = address.get("targetRef") or {}
                 if target.get("kind", "Pod") == "Pod" and target.get("name"):
                     expected[str(target["name"])] = by_pod.get(str(target["name"]))
         else:
             # One `ep-<svc>-<ip>` GlobalIngressIP per Endpoints address.
-            by_ip = {
-                str(
-                    ((g.get("metadata") or {}).get("annotations") or {}).get(HEADLESS_ENDPOINTS_IP)
-                ): g
-                for g in giips
-            }
+            by_ip = {str(objects.annotations_of(g).get(HEADLESS_ENDPOINTS_IP)): g for g in giips}
             for address in addresses:
                 ip = str(address.get("ip", ""))
                 if ip:
@@ -392,7 +385,7 @@ def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Se
     # The aggregated import (newer Lighthouse) speaks for this export when it is the only one.
     clusters = [
         str(c.get("cluster", ""))
-        for c in (obj.get("status") or {}).get("clusters") or []
+        for c in objects.status(obj).get("clusters") or []
         if isinstance(c, Mapping)
     ]
     return (
@@ -435,7 +428,7 @@ def advertised(
         except (InputUnavailable, InputFailed):
             continue  # that cluster's copies cannot be read; its own run says why
         for obj in imports:
-            ips = tuple(str(ip) for ip in (obj.get("spec") or {}).get("ips") or [])
+            ips = tuple(str(ip) for ip in objects.spec(obj).get("ips") or [])
             if ips and _import_is_of(obj, export, cluster_id, settings):
                 found.append(_Advertised(view.name, kinds.SERVICE_IMPORTS, obj, ips))
         for obj in slices:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.cidrs import overlaps
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
@@ -101,7 +101,7 @@ def _node_addresses(view: ClusterView) -> tuple[str, ...]:
             {
                 str(address.get("address"))
                 for node in nodes
-                for address in (node.get("status") or {}).get("addresses") or []
+                for address in objects.status(node).get("addresses") or []
                 if address.get("type") in _NODE_ADDRESS_TYPES and address.get("address")
             }
         )
@@ -121,7 +121,7 @@ def members(clusters: Sequence[ClusterView], settings: Settings) -> list[Member]
             continue
         if cr is None:
             continue
-        known_ids.add(str((cr.get("spec") or {}).get("clusterID") or ""))
+        known_ids.add(str(objects.spec(cr).get("clusterID") or ""))
         cidrs = {name: submariner.submariner_field(cr, name) for name in (POD, SERVICE, GLOBAL)}
         cidrs[NODE] = _node_addresses(view)
         found.append(Member(view.name, view.name, cidrs, ref(view.name, kinds.SUBMARINERS, cr)))

@@ -24,7 +24,7 @@ from typing import Any
 from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.cidrs import contains_address
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.host_view import HostRole
@@ -73,7 +73,7 @@ def _endpoints_to(view: ClusterView, host: str) -> list[str]:
             for address in (subset.get("addresses") or []) + (subset.get("notReadyAddresses") or [])
         ]
         if host in addresses:
-            metadata = obj.get("metadata", {})
+            metadata = objects.metadata(obj)
             found.append(f"{metadata.get('namespace')}/{metadata.get('name')}")
     return sorted(found)
 

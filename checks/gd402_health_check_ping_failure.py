@@ -13,7 +13,7 @@ from typing import Any
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import gateways as gateway_facts
-from globalnet_doctor.facts import kube_proxy, submariner
+from globalnet_doctor.facts import kube_proxy, objects, submariner
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
@@ -75,8 +75,8 @@ def route_agent_failures(view: ClusterView, settings: Settings, remote_id: str) 
     """Nodes whose route agent also fails to ping the remote cluster (a per-node datapath view)."""
     failing = []
     for agent in view.list(kinds.ROUTE_AGENTS, settings.submariner_namespace):
-        for remote in (agent.get("status") or {}).get("remoteEndpoints") or []:
-            spec = remote.get("spec") or {}
+        for remote in objects.status(agent).get("remoteEndpoints") or []:
+            spec = objects.spec(remote)
             if spec.get("cluster_id") == remote_id and remote.get("status") == "error":
                 failing.append(str(agent["metadata"]["name"]))
     return sorted(failing)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import gateways as gateway_facts
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.gateways import gateway_nodes
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
@@ -27,7 +27,7 @@ def remote_endpoints(ctx: CheckContext, local_id: str | None) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for endpoint in broker.list(kinds.SUBMARINER_ENDPOINTS, ctx.settings.broker_namespace):
-        cluster_id = str((endpoint.get("spec") or {}).get("cluster_id") or "")
+        cluster_id = str(objects.spec(endpoint).get("cluster_id") or "")
         if cluster_id and cluster_id != local_id:
             found.setdefault(cluster_id, endpoint["metadata"]["name"])
     return found
@@ -65,7 +65,7 @@ class ConnectionNotEstablished(Check):
                     resources=[ref(view.name, kinds.GATEWAYS, g) for g in gateways],
                     evidence={
                         "gateways": {
-                            g["metadata"]["name"]: (g.get("status") or {}).get("haStatus")
+                            g["metadata"]["name"]: objects.status(g).get("haStatus")
                             for g in gateways
                         }
                     },
@@ -112,7 +112,7 @@ class ConnectionNotEstablished(Check):
     def _staleness(self, ctx: CheckContext, gateway: KubeObject) -> Iterable[Finding]:
         view = ctx.cluster
         age = gateway_facts.age_seconds(gateway, view.observed_at)
-        failure = (gateway.get("status") or {}).get("statusFailure")
+        failure = objects.status(gateway).get("statusFailure")
         name = gateway["metadata"]["name"]
         if age is not None and age > gateway_facts.STALE_AFTER_SECONDS:
             yield self.finding(

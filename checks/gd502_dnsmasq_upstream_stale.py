@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.dns import (
     LIGHTHOUSE_SERVICE,
     dnsmasq_clusterset_servers,
@@ -40,7 +41,7 @@ class DnsmasqUpstreamStale(Check):
         configmap = view.get(kinds.CONFIGMAPS, name, namespace)
         if configmap is None:
             raise NotApplicable(f"no external dnsmasq ConfigMap {namespace}/{name} here")
-        servers = dnsmasq_clusterset_servers(configmap.get("data") or {})
+        servers = dnsmasq_clusterset_servers(objects.data(configmap))
         expected = lighthouse_cluster_ip(view, settings)
         resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
         evidence = {

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.dns import (
     COREDNS_CONFIGMAP,
     COREDNS_NAMESPACE,
@@ -50,9 +50,9 @@ class CorednsClustersetForward(Check):
         view, settings = ctx.cluster, ctx.settings
         cr = require_submariner(ctx.cluster, ctx.settings)
         discovery = service_discovery(view, settings)
-        if discovery is None and not (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+        if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
             raise NotApplicable("service discovery (Lighthouse) is not enabled")
-        custom = ((discovery or {}).get("spec") or {}).get("coreDNSCustomConfig") or {}
+        custom = objects.spec(discovery).get("coreDNSCustomConfig") or {}
         if custom.get("configMapName"):
             namespace = custom.get("namespace") or COREDNS_NAMESPACE
             name, key = str(custom["configMapName"]), CUSTOM_CONFIG_KEY
@@ -67,7 +67,7 @@ class CorednsClustersetForward(Check):
         if configmap is None:
             raise NotApplicable(f"no CoreDNS ConfigMap {namespace}/{name} (not CoreDNS?)")
         expected = lighthouse_cluster_ip(view, settings)
-        forwards = corefile_clusterset_forwards(str((configmap.get("data") or {}).get(key, "")))
+        forwards = corefile_clusterset_forwards(str(objects.data(configmap).get(key, "")))
         resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
         evidence = {
             "configMap": f"{namespace}/{name}",

@@ -19,6 +19,7 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.facts import calico as _calico
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.calico import BIRD_FLAGS, BIRDLESS_BACKENDS, IPIP_ENV
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.view import ClusterView, KubeObject
@@ -128,7 +129,7 @@ def _pool_steps(view: ClusterView) -> list[Step]:
         if pool.ipip_mode == "Never" and pool.vxlan_mode == "Always":
             continue
         after = updated(pool.obj)
-        spec = dict(after.get("spec") or {})
+        spec = dict(objects.spec(after))
         spec["ipipMode"] = "Never"
         spec["vxlanMode"] = "Always"
         after["spec"] = spec
@@ -157,7 +158,7 @@ class CalicoToVxlan(Fix):
         backend_in_configmap: object = None
         configmap_changed = False
         if configmap is not None:
-            data = dict(configmap.get("data") or {})
+            data = dict(objects.data(configmap))
             backend_in_configmap = data.get(_calico.BACKEND_KEY)
             if _is_bgp(backend_in_configmap):
                 data[_calico.BACKEND_KEY] = backend_in_configmap = VXLAN

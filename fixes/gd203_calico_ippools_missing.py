@@ -17,7 +17,7 @@ from typing import Any
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import calico as _calico
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.facts.calico import CRD_API, V3_API
 from globalnet_doctor.facts.cidrs import covers, overlaps, parse_network
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
@@ -130,7 +130,7 @@ class CreateRemoteIPPools(Fix):
                         f"pod CIDR, not a pool change; gdoctor changes nothing in {view.name}"
                     )
                 after = updated(pool.obj)
-                after["spec"] = {**(after.get("spec") or {}), "disabled": True}
+                after["spec"] = {**objects.spec(after), "disabled": True}
                 after["spec"]["natOutgoing"] = False
                 wrong = [
                     *(["disabled: false -> true"] if not pool.disabled else []),

@@ -142,7 +142,7 @@ def _retrigger_value(view: ClusterView) -> str:
 def _service_of_ingress_ip(giip: KubeObject) -> str:
     """The exported Service a GlobalIngressIP belongs to: ``spec.serviceRef`` (ClusterIP), the
     ``submariner.io/serviceRef`` label (headless), else its own name."""
-    reference = ((giip.get("spec") or {}).get("serviceRef") or {}).get("name")
+    reference = (objects.spec(giip).get("serviceRef") or {}).get("name")
     return str(reference or objects.labels(giip).get(SERVICE_REF_LABEL) or objects.name(giip))
 
 
@@ -168,7 +168,7 @@ def _awaiting_globalnet(view: ClusterView) -> list[str]:
         if export.headless or not export.cluster_ip_type:
             continue  # headless exports have per-backend IPs; GD302 judges those
         marked = any(
-            RETRIGGER_ANNOTATION in ((obj or {}).get("metadata") or {}).get("annotations", {})
+            RETRIGGER_ANNOTATION in objects.metadata(obj).get("annotations", {})
             for obj in (export.service, export.export)
         )
         giip = service_ingress_ip(view, export)
@@ -340,7 +340,7 @@ class AllowGlobalnetExternalIps(Fix):
     @staticmethod
     def _annotate(view: ClusterView, export: Export, service: KubeObject, marker: str) -> Step:
         after = updated(service)
-        annotations = dict(after["metadata"].get("annotations") or {})
+        annotations = dict(objects.annotations_of(after))
         annotations[RETRIGGER_ANNOTATION] = marker
         after["metadata"]["annotations"] = annotations
         return KubeChange(
@@ -359,7 +359,7 @@ class AllowGlobalnetExternalIps(Fix):
     @staticmethod
     def _recreate(view: ClusterView, export: Export, marker: str) -> Iterable[Step]:
         obj = export.export
-        metadata = obj.get("metadata") or {}
+        metadata = objects.metadata(obj)
         if metadata.get("finalizers") or metadata.get("deletionTimestamp"):
             raise PlanError(
                 f"ServiceExport {export.key} in {view.name} has finalizers "
@@ -370,7 +370,7 @@ class AllowGlobalnetExternalIps(Fix):
             )
         fresh = _recreated(obj)
         fresh["metadata"]["annotations"] = {
-            **(fresh["metadata"].get("annotations") or {}),
+            **objects.annotations_of(fresh),
             RETRIGGER_ANNOTATION: marker,
         }
         yield KubeChange(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from globalnet_doctor import kinds
-from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 
 
@@ -18,7 +18,7 @@ class DisableHealthCheck(Fix):
         cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
         if cr is None:
             return []
-        spec = dict(cr.get("spec") or {})
+        spec = dict(objects.spec(cr))
         health = dict(spec.get("connectionHealthCheck") or {})
         if health.get("enabled") is False:
             return []
@@ -40,7 +40,7 @@ class DisableHealthCheck(Fix):
 
     def awaiting(self, ctx: FixContext) -> str | None:
         cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
-        health = ((cr or {}).get("spec") or {}).get("connectionHealthCheck") or {}
+        health = objects.spec(cr).get("connectionHealthCheck") or {}
         if health.get("enabled") is False:
             return (
                 "the Submariner operator must restart the gateway pods without the health "

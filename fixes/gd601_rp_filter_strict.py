@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts.sysctl import STRICT, interfaces_to_judge
+from globalnet_doctor.facts.sysctl import STRICT, interfaces_to_judge, sysctl_name
 from globalnet_doctor.fixspec import (
     FileChange,
     FileWrite,
@@ -33,11 +33,6 @@ def persist_path(root: str) -> str:
     return os.path.join(root, PERSIST_FILE)
 
 
-def _dotted(key: str) -> str:
-    parts = key.split("/")
-    return key if any("." in p for p in parts) else ".".join(parts)
-
-
 def with_assignments(text: str, values: dict[str, str]) -> str:
     """The sysctl.d file with each key's line set to its value: an existing line for the key
     is rewritten where it stands, a missing one appended; every other line kept."""
@@ -48,11 +43,13 @@ def with_assignments(text: str, values: dict[str, str]) -> str:
         assignment = by_line.get(number)
         if assignment is not None and assignment.key in pending:
             ending = "\n" if line.endswith("\n") else ""
-            lines[number - 1] = f"{_dotted(assignment.key)} = {pending.pop(assignment.key)}{ending}"
+            lines[number - 1] = (
+                f"{sysctl_name(assignment.key)} = {pending.pop(assignment.key)}{ending}"
+            )
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     body = "".join(lines) or _HEADER
-    return body + "".join(f"{_dotted(key)} = {value}\n" for key, value in pending.items())
+    return body + "".join(f"{sysctl_name(key)} = {value}\n" for key, value in pending.items())
 
 
 class LooseRpFilter(Fix):

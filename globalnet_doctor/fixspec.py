@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts.clusterset import ClusterFacts
+from globalnet_doctor.facts.sysctl import sysctl_name
 from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import HostFile, HostView, Route
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
@@ -126,9 +127,8 @@ class SysctlChange:
 
     @property
     def name(self) -> str:
-        """As ``sysctl`` takes it: dotted, unless a component holds a dot (``eth0.100``)."""
-        parts = self.key.split("/")
-        return self.key if any("." in p for p in parts) else ".".join(parts)
+        """As ``sysctl`` takes it."""
+        return sysctl_name(self.key)
 
     def describe(self) -> str:
         return f"set sysctl {self.name}"

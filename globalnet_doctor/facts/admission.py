@@ -17,6 +17,7 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.cidrs import Network, parse_network
 from globalnet_doctor.facts.globalnet import globalnet_groups, globalnet_user
 from globalnet_doctor.facts.submariner import global_cidr, submariner_cr
@@ -61,7 +62,7 @@ def flag_values(words: Sequence[str], flag: str) -> list[str]:
 
 
 def _container_words(deployment: KubeObject) -> list[str]:
-    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    template = (objects.spec(deployment).get("template") or {}).get("spec") or {}
     words: list[str] = []
     for container in template.get("containers") or []:
         words += [str(w) for w in (container.get("command") or []) + (container.get("args") or [])]
@@ -93,7 +94,7 @@ class WebhookArgs:
 
     @property
     def name(self) -> str:
-        metadata = self.deployment.get("metadata") or {}
+        metadata = objects.metadata(self.deployment)
         return f"{metadata.get('namespace')}/{metadata.get('name')}"
 
     def evidence(self) -> dict[str, Any]:

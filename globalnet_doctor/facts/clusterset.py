@@ -308,21 +308,21 @@ def _exported_services(
     exports = _try_list(view, kinds.SERVICE_EXPORTS, unavailable)
     ingress_ips = _try_list(view, kinds.GLOBAL_INGRESS_IPS, unavailable)
     held = [
-        (str(ip), f"GlobalIngressIP {_ns_name(obj)} of {view.name}")
+        (str(ip), f"GlobalIngressIP {objects.namespaced_name(obj)} of {view.name}")
         for obj in ingress_ips
         if (ip := objects.status(obj).get("allocatedIP"))
     ]
     if not exports:
         return [], held
     service_list = _try_list(view, kinds.SERVICES, unavailable)
-    by_name = {_ns_name(s): s for s in service_list}
+    by_name = {objects.namespaced_name(s): s for s in service_list}
     # GlobalIngressIPs by the (namespace, service) they may belong to, so matching stays linear.
     candidates: dict[tuple[str, str], list[KubeObject]] = {}
     for giip in ingress_ips:
         giip_namespace = str(giip["metadata"].get("namespace"))
         refs = {
-            ((giip.get("spec") or {}).get("serviceRef") or {}).get("name"),
-            (giip["metadata"].get("labels") or {}).get(SERVICE_REF_LABEL),
+            (objects.spec(giip).get("serviceRef") or {}).get("name"),
+            objects.labels(giip).get(SERVICE_REF_LABEL),
         }
         for ref in refs - {None}:
             candidates.setdefault((giip_namespace, str(ref)), []).append(giip)
@@ -334,11 +334,11 @@ def _exported_services(
         if service is None:
             continue
         ports = _ports(service)
-        headless = (service.get("spec") or {}).get("clusterIP") == "None"
-        has_selector = bool((service.get("spec") or {}).get("selector"))
+        headless = objects.spec(service).get("clusterIP") == "None"
+        has_selector = bool(objects.spec(service).get("selector"))
         for giip in candidates.get((namespace, name), []):
-            spec = giip.get("spec") or {}
-            labels = giip["metadata"].get("labels") or {}
+            spec = objects.spec(giip)
+            labels = objects.labels(giip)
             serves = (spec.get("serviceRef") or {}).get("name") == name
             if headless:
                 if not (serves or labels.get(SERVICE_REF_LABEL) == name):
@@ -350,7 +350,7 @@ def _exported_services(
                 if not serves or spec.get("target", "ClusterIPService") != "ClusterIPService":
                     continue
                 pod = None
-            ip = (giip.get("status") or {}).get("allocatedIP") or None
+            ip = objects.status(giip).get("allocatedIP") or None
             found.append(
                 GlobalService(
                     context=view.name,
@@ -366,11 +366,6 @@ def _exported_services(
                 )
             )
     return found, held
-
-
-def _ns_name(obj: KubeObject) -> str:
-    metadata = obj.get("metadata", {})
-    return f"{metadata.get('namespace')}/{metadata.get('name')}"
 
 
 def split_dns_service(value: str) -> tuple[str | None, str, str]:
@@ -400,12 +395,12 @@ def _dns_services(clusters: Sequence[ClusterView], settings: Settings) -> list[D
             (
                 g
                 for g in ingress_ips
-                if ((g.get("spec") or {}).get("serviceRef") or {}).get("name") == name
-                and (g.get("spec") or {}).get("target", "ClusterIPService") == "ClusterIPService"
+                if (objects.spec(g).get("serviceRef") or {}).get("name") == name
+                and objects.spec(g).get("target", "ClusterIPService") == "ClusterIPService"
             ),
             None,
         )
-        ip = ((giip or {}).get("status") or {}).get("allocatedIP") or None
+        ip = objects.status(giip).get("allocatedIP") or None
         found.append(DnsService(view.name, namespace, name, str(ip) if ip else None, giip, service))
     return found
 

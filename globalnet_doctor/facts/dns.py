@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.clusterset import ClusterFacts, DnsService, split_dns_service
 from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, ResolvConf
 from globalnet_doctor.kinds import Read
@@ -32,7 +33,7 @@ def lighthouse_cluster_ip(view: ClusterView, settings: Settings) -> str | None:
     service = view.get(kinds.SERVICES, LIGHTHOUSE_SERVICE, settings.submariner_namespace)
     if service is None:
         return None
-    ip = (service.get("spec") or {}).get("clusterIP")
+    ip = objects.spec(service).get("clusterIP")
     return str(ip) if ip and ip != "None" else None
 
 

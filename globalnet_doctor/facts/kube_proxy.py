@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import objects
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
@@ -25,7 +26,7 @@ READS = (
 
 def configured_mode(configmap: KubeObject) -> str | None:
     """``mode`` of the ConfigMap's config.conf; None when absent or not YAML."""
-    text = (configmap.get("data") or {}).get(CONFIG_KEY)
+    text = objects.data(configmap).get(CONFIG_KEY)
     if not isinstance(text, str):
         return None
     try:
@@ -60,7 +61,7 @@ def ipvs_evidence(view: ClusterView) -> dict[str, Any]:
         evidence["configMapMode"] = "ipvs"
     daemonset = view.get(kinds.DAEMONSETS, NAME, NAMESPACE)
     if daemonset is not None:
-        template = daemonset.get("spec", {}).get("template", {}).get("spec", {})
+        template = objects.spec(daemonset).get("template", {}).get("spec", {})
         if "ipvs" in proxy_mode_args(template.get("containers") or []):
             evidence["daemonSetProxyMode"] = "ipvs"
     ipvs_pods = sorted(
@@ -68,7 +69,7 @@ def ipvs_evidence(view: ClusterView) -> dict[str, Any]:
         for pod in view.list(kinds.PODS, NAMESPACE, POD_SELECTOR)
         # A pod being deleted is on its way out; its replacement gets the current template.
         if not pod["metadata"].get("deletionTimestamp")
-        and "ipvs" in proxy_mode_args(pod.get("spec", {}).get("containers") or [])
+        and "ipvs" in proxy_mode_args(objects.spec(pod).get("containers") or [])
     )
     if ipvs_pods:
         evidence["podsWithProxyModeIpvs"] = ipvs_pods
