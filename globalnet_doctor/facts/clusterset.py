@@ -18,7 +18,11 @@ from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.cidrs import covers, first_address, is_cidr
 from globalnet_doctor.facts.gateways import is_gateway
-from globalnet_doctor.facts.globalnet import SERVICE_REF_LABEL
+from globalnet_doctor.facts.globalnet import (
+    SERVICE_REF_LABEL,
+    holds_backend_ip,
+    holds_service_ip,
+)
 from globalnet_doctor.facts.submariner import (
     broker_clusters,
     broker_view,
@@ -336,20 +340,11 @@ def _exported_services(
         ports = _ports(service)
         headless = objects.spec(service).get("clusterIP") == "None"
         has_selector = bool(objects.spec(service).get("selector"))
+        holds = holds_backend_ip if headless else holds_service_ip
         for giip in candidates.get((namespace, name), []):
-            spec = objects.spec(giip)
-            labels = objects.labels(giip)
-            serves = (spec.get("serviceRef") or {}).get("name") == name
-            if headless:
-                if not (serves or labels.get(SERVICE_REF_LABEL) == name):
-                    continue
-                if spec.get("target") not in ("HeadlessServicePod", "HeadlessServiceEndpoints"):
-                    continue
-                pod = (spec.get("podRef") or {}).get("name")
-            else:
-                if not serves or spec.get("target", "ClusterIPService") != "ClusterIPService":
-                    continue
-                pod = None
+            if not holds(giip, name):
+                continue
+            pod = (objects.spec(giip).get("podRef") or {}).get("name") if headless else None
             ip = objects.status(giip).get("allocatedIP") or None
             found.append(
                 GlobalService(
@@ -391,15 +386,7 @@ def _dns_services(clusters: Sequence[ClusterView], settings: Settings) -> list[D
             continue
         if service is None:
             continue
-        giip = next(
-            (
-                g
-                for g in ingress_ips
-                if (objects.spec(g).get("serviceRef") or {}).get("name") == name
-                and objects.spec(g).get("target", "ClusterIPService") == "ClusterIPService"
-            ),
-            None,
-        )
+        giip = next((g for g in ingress_ips if holds_service_ip(g, name)), None)
         ip = objects.status(giip).get("allocatedIP") or None
         found.append(DnsService(view.name, namespace, name, str(ip) if ip else None, giip, service))
     return found

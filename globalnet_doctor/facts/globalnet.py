@@ -35,6 +35,10 @@ CLONED_FROM_LABEL = "endpoints.submariner.io/cloned-from"
 HEADLESS_POD_IP = "submariner.io/headless-svc-pod-ip"
 HEADLESS_ENDPOINTS_IP = "submariner.io/headless-svc-endpoints-ip"
 GLOBALNET_SERVICE_ACCOUNT = "submariner-globalnet"
+CLUSTER_IP_TARGET = "ClusterIPService"
+"""``spec.target`` of a ClusterIP export's GlobalIngressIP (the default when left out)."""
+HEADLESS_TARGETS = ("HeadlessServicePod", "HeadlessServiceEndpoints")
+"""``spec.target`` of a headless export's backend GlobalIngressIPs."""
 
 # Releases that changed what an export looks like (reference/submariner.md §5.1, §6.3-§6.4).
 HEADLESS_WITHOUT_SELECTOR_SUPPORTED = (0, 11)
@@ -166,17 +170,42 @@ def exports(view: ClusterView) -> list[Export]:
     return sorted(found, key=lambda e: (e.namespace, e.name))
 
 
+def holds_service_ip(giip: KubeObject, service: str) -> bool:
+    """Whether the GlobalIngressIP holds the global IP of the ClusterIP Service ``service`` of
+    its namespace: it refers to the Service and targets a ClusterIP Service (the default)."""
+    spec = objects.spec(giip)
+    refers = (spec.get("serviceRef") or {}).get("name") == service
+    return refers and spec.get("target", CLUSTER_IP_TARGET) == CLUSTER_IP_TARGET
+
+
+def holds_backend_ip(giip: KubeObject, service: str) -> bool:
+    """Whether the GlobalIngressIP holds the global IP of one backend (``pod-*``, ``ep-*``) of
+    the headless Service ``service`` of its namespace: it refers to the Service (or carries its
+    ``submariner.io/serviceRef`` label) and targets a headless backend."""
+    spec = objects.spec(giip)
+    refers = (spec.get("serviceRef") or {}).get("name") == service
+    labelled = objects.labels(giip).get(SERVICE_REF_LABEL) == service
+    return (refers or labelled) and spec.get("target") in HEADLESS_TARGETS
+
+
 def service_ingress_ip(view: ClusterView, export: Export) -> KubeObject | None:
-    """The GlobalIngressIP of a ClusterIP export: named like the Service, in its namespace."""
-    return view.get(kinds.GLOBAL_INGRESS_IPS, export.name, export.namespace)
+    """The GlobalIngressIP of a ClusterIP export (``holds_service_ip``)."""
+    return next(
+        (
+            giip
+            for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
+            if holds_service_ip(giip, export.name)
+        ),
+        None,
+    )
 
 
 def backend_ingress_ips(view: ClusterView, export: Export) -> list[KubeObject]:
-    """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export."""
+    """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export (``holds_backend_ip``)."""
     return [
         giip
         for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
-        if objects.labels(giip).get(SERVICE_REF_LABEL) == export.name
+        if holds_backend_ip(giip, export.name)
     ]
 
 
