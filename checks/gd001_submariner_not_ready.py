@@ -8,16 +8,20 @@ from typing import Any
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.dns import LIGHTHOUSE_SERVICE
+from globalnet_doctor.facts.submariner import (
+    GATEWAY,
+    GLOBALNET,
+    LIGHTHOUSE_AGENT,
+    ROUTE_AGENT,
+    daemonset_problem,
+    deployment_problem,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import ClusterView, KubeObject
 
-GATEWAY = "submariner-gateway"
-ROUTE_AGENT = "submariner-routeagent"
-GLOBALNET = "submariner-globalnet"
-LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
-LIGHTHOUSE_COREDNS = "submariner-lighthouse-coredns"
 _STATUS_FIELDS = (
     "gatewayDaemonSetStatus",
     "routeAgentDaemonSetStatus",
@@ -29,29 +33,6 @@ def service_discovery_enabled(view: ClusterView, settings: Settings, cr: KubeObj
     if objects.spec(cr).get("serviceDiscoveryEnabled"):
         return True
     return bool(view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace))
-
-
-def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
-    if daemonset is None:
-        return f"DaemonSet {name} does not exist"
-    status = objects.status(daemonset)
-    desired = int(status.get("desiredNumberScheduled") or 0)
-    ready = int(status.get("numberReady") or 0)
-    if desired == 0:
-        return f"DaemonSet {name} schedules no pod (no node matches it)"
-    if ready < desired:
-        return f"DaemonSet {name} has {ready} of {desired} pods ready"
-    return None
-
-
-def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
-    if deployment is None:
-        return f"Deployment {name} does not exist"
-    wanted = objects.spec(deployment).get("replicas", 1)
-    available = int(objects.status(deployment).get("availableReplicas") or 0)
-    if available < int(wanted):
-        return f"Deployment {name} has {available} of {wanted} replicas available"
-    return None
 
 
 def non_ready_containers(cr: KubeObject) -> dict[str, Any]:
@@ -83,7 +64,7 @@ class SubmarinerNotReady(Check):
             *(Read(kinds.DAEMONSETS, namespace, n) for n in (GATEWAY, ROUTE_AGENT, GLOBALNET)),
             *(
                 Read(kinds.DEPLOYMENTS, namespace, n)
-                for n in (LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS)
+                for n in (LIGHTHOUSE_AGENT, LIGHTHOUSE_SERVICE)
             ),
         )
 
@@ -104,7 +85,7 @@ class SubmarinerNotReady(Check):
             daemonsets.append(GLOBALNET)
         deployments = []
         if service_discovery_enabled(view, settings, cr):
-            deployments = [LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS]
+            deployments = [LIGHTHOUSE_AGENT, LIGHTHOUSE_SERVICE]
         for name in daemonsets:
             daemonset = view.get(kinds.DAEMONSETS, name, namespace)
             problem = daemonset_problem(daemonset, name)

@@ -15,9 +15,7 @@ left Lighthouse advertising a stale IP).
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from globalnet_doctor import kinds
@@ -50,20 +48,16 @@ from globalnet_doctor.facts.globalnet import (
     require_globalnet,
     service_ingress_ip,
 )
-from globalnet_doctor.facts.submariner import at_least, submariner_version
+from globalnet_doctor.facts.submariner import (
+    GLOBALNET,
+    at_least,
+    daemonset_problem,
+    submariner_version,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
-
-from .gd001_submariner_not_ready import GLOBALNET, daemonset_problem
-
-LIGHTHOUSE_SLICES = "endpointslice.kubernetes.io/managed-by=lighthouse-agent.submariner.io"
-SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
-SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
-SOURCE_NAMESPACE_LABEL = "lighthouse.submariner.io/sourceNamespace"  # slices and imports
-IMPORT_SOURCE_NAME = "lighthouse.submariner.io/sourceName"
-IMPORT_SOURCE_CLUSTER = "lighthouse.submariner.io/sourceCluster"
+from globalnet_doctor.view import ClusterView, KubeObject
 
 
 def retriggered_since(export: Export, allocated: KubeObject | None) -> str | None:
@@ -348,99 +342,3 @@ class GlobalIngressIpMissing(Check):
             remedy=f"Headless exports get one GlobalIngressIP per backend (label "
             f"submariner.io/serviceRef={export.name}). " + self._globalnet_remedy(ctx, globalnet),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Advertised:
-    """One place that names an export's global IP(s)."""
-
-    cluster: str
-    kind: kinds.Kind
-    obj: KubeObject
-    ips: tuple[str, ...]
-
-    @property
-    def what(self) -> str:
-        return "internal Service" if self.kind == kinds.SERVICES else self.kind.kind
-
-    @property
-    def where(self) -> str:
-        return f"{self.cluster}:{self.kind.kind} {objects.namespaced_name(self.obj)}"
-
-
-def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Settings) -> bool:
-    labels = objects.labels(obj)
-    if (
-        labels.get(IMPORT_SOURCE_NAME) == export.name
-        and labels.get(SOURCE_NAMESPACE_LABEL) == export.namespace
-        and labels.get(IMPORT_SOURCE_CLUSTER) == cluster_id
-    ):
-        return True  # the per-cluster import (Lighthouse <= 0.14, and newer local copies)
-    if (
-        IMPORT_SOURCE_NAME not in labels  # the name alone is ambiguous ("a-b" in "c", "a" in "b-c")
-        and objects.namespace(obj) == settings.submariner_namespace
-        and objects.name(obj) == f"{export.name}-{export.namespace}-{cluster_id}"
-    ):
-        return True
-    # The aggregated import (newer Lighthouse) speaks for this export when it is the only one.
-    clusters = [
-        str(c.get("cluster", ""))
-        for c in objects.status(obj).get("clusters") or []
-        if isinstance(c, Mapping)
-    ]
-    return (
-        objects.namespace(obj) == export.namespace
-        and objects.name(obj) == export.name
-        and clusters == [cluster_id]
-    )
-
-
-def _slice_is_of(obj: KubeObject, export: Export, cluster_id: str) -> bool:
-    labels = objects.labels(obj)
-    source_namespace = labels.get(SOURCE_NAMESPACE_LABEL) or objects.namespace(obj)
-    return (
-        labels.get(SERVICE_NAME_LABEL) == export.name
-        and labels.get(SOURCE_CLUSTER_LABEL) == cluster_id
-        and source_namespace == export.namespace
-    )
-
-
-def _slice_addresses(obj: KubeObject) -> tuple[str, ...]:
-    found: list[str] = []
-    for endpoint in obj.get("endpoints") or []:
-        if isinstance(endpoint, Mapping):
-            found += [str(a) for a in endpoint.get("addresses") or []]
-    return tuple(found)
-
-
-def advertised(
-    views: Sequence[ClusterView], export: Export, cluster_id: str, settings: Settings
-) -> list[_Advertised]:
-    """The ServiceImports and Lighthouse EndpointSlices, in every readable cluster, that name
-    the global IP(s) of this cluster's export."""
-    found: list[_Advertised] = []
-    for view in views:
-        if not view.reachable:
-            continue
-        try:
-            imports = view.list(kinds.SERVICE_IMPORTS)
-            slices = view.list(kinds.ENDPOINTSLICES, label_selector=LIGHTHOUSE_SLICES)
-        except (InputUnavailable, InputFailed):
-            continue  # that cluster's copies cannot be read; its own run says why
-        for obj in imports:
-            ips = tuple(str(ip) for ip in objects.spec(obj).get("ips") or [])
-            if ips and _import_is_of(obj, export, cluster_id, settings):
-                found.append(_Advertised(view.name, kinds.SERVICE_IMPORTS, obj, ips))
-        for obj in slices:
-            if _slice_is_of(obj, export, cluster_id):
-                found.append(
-                    _Advertised(view.name, kinds.ENDPOINTSLICES, obj, _slice_addresses(obj))
-                )
-    return found
-
-
-def _inside(address: str, network: Network) -> bool:
-    try:
-        return ipaddress.ip_address(address) in network
-    except ValueError:
-        return False

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects, submariner
-from globalnet_doctor.facts.cidrs import Network
+from globalnet_doctor.facts.cidrs import Network, address_in
 from globalnet_doctor.facts.globalnet import (
     Export,
     allocated_ip,
@@ -32,17 +32,11 @@ from globalnet_doctor.facts.globalnet import (
     require_globalnet,
     service_ingress_ip,
 )
+from globalnet_doctor.facts.lighthouse import LIGHTHOUSE_SLICES, Advertised, advertised
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import KubeObject
-
-from .gd302_global_ingress_ip_missing import (
-    LIGHTHOUSE_SLICES,
-    _Advertised,
-    _inside,
-    advertised,
-)
 
 
 class GlobalIpInconsistent(Check):
@@ -81,7 +75,9 @@ class GlobalIpInconsistent(Check):
         self, ctx: CheckContext, export: Export, giips: Sequence[KubeObject], network: Network
     ) -> Iterable[Finding]:
         outside = {
-            objects.name(g): allocated_ip(g) for g in giips if not _inside(allocated_ip(g), network)
+            objects.name(g): allocated_ip(g)
+            for g in giips
+            if not address_in(allocated_ip(g), network)
         }
         if not outside:
             return
@@ -103,14 +99,14 @@ class GlobalIpInconsistent(Check):
         places = advertised(ctx.clusters, export, cluster_id, ctx.settings)
         if not export.headless:
             places += [
-                _Advertised(view.name, kinds.SERVICES, s, tuple(external_ips(s)[:1]))
+                Advertised(view.name, kinds.SERVICES, s, tuple(external_ips(s)[:1]))
                 for s in internal_services(view, export)
             ]
         wrong = [p for p in places if sorted(set(p.ips)) != sorted(set(expected))]
         if not wrong:
             return
         related = sorted({p.cluster for p in wrong if p.cluster != view.name})
-        by_ips: dict[tuple[str, ...], list[_Advertised]] = {}
+        by_ips: dict[tuple[str, ...], list[Advertised]] = {}
         for place in wrong:
             by_ips.setdefault(tuple(sorted(set(place.ips))), []).append(place)
         shown = "; ".join(

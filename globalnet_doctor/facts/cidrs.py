@@ -65,3 +65,11 @@ def first_address(cidr: str) -> str:
     if network.num_addresses <= 2:
         return str(network.network_address)
     return str(network.network_address + 1)
+
+
+def address_in(address: str, network: Network) -> bool:
+    """Whether the IP ``address`` lies in ``network``; False when it is no IP."""
+    try:
+        return ipaddress.ip_address(address) in network
+    except ValueError:
+        return False

@@ -1,5 +1,5 @@
-"""Submariner itself: its CR (presence, cluster id, version, CIDR fields) and the broker's
-view of the clusters."""
+"""Submariner itself: its CR (presence, cluster id, version, CIDR fields), the operator's
+workloads and whether they run, and the broker's view of the clusters."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
 
 _VERSION = re.compile(r"(\d+)\.(\d+)")
+# The operator's workloads (the Lighthouse CoreDNS one is facts.dns.LIGHTHOUSE_SERVICE).
+GATEWAY = "submariner-gateway"
+ROUTE_AGENT = "submariner-routeagent"
+GLOBALNET = "submariner-globalnet"
+LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
 
 
 def submariner_reads(settings: Settings) -> tuple[Read, ...]:
@@ -159,3 +164,28 @@ def version_text(cr: KubeObject) -> str:
         if text:
             return str(text)
     return "unknown"
+
+
+def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
+    """Why the DaemonSet ``name`` does not run everywhere it should; None when it does."""
+    if daemonset is None:
+        return f"DaemonSet {name} does not exist"
+    status = objects.status(daemonset)
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    ready = int(status.get("numberReady") or 0)
+    if desired == 0:
+        return f"DaemonSet {name} schedules no pod (no node matches it)"
+    if ready < desired:
+        return f"DaemonSet {name} has {ready} of {desired} pods ready"
+    return None
+
+
+def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
+    """Why the Deployment ``name`` is not fully available; None when it is."""
+    if deployment is None:
+        return f"Deployment {name} does not exist"
+    wanted = objects.spec(deployment).get("replicas", 1)
+    available = int(objects.status(deployment).get("availableReplicas") or 0)
+    if available < int(wanted):
+        return f"Deployment {name} has {available} of {wanted} replicas available"
+    return None
