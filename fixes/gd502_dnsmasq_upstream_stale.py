@@ -50,7 +50,7 @@ def pods_mounting(view: ClusterView, namespace: str, configmap: str) -> list[Kub
     """Running pods of the Deployments in ``namespace`` whose template mounts the ConfigMap."""
     selectors = []
     for deployment in view.list(kinds.DEPLOYMENTS, namespace):
-        template = objects.spec(deployment).get("template", {}).get("spec", {})
+        template = objects.pod_template_spec(deployment)
         volumes = template.get("volumes") or []
         if any((v.get("configMap") or {}).get("name") == configmap for v in volumes):
             selectors.append(deployment["spec"].get("selector", {}).get("matchLabels") or {})

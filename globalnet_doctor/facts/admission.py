@@ -62,7 +62,7 @@ def flag_values(words: Sequence[str], flag: str) -> list[str]:
 
 
 def _container_words(deployment: KubeObject) -> list[str]:
-    template = (objects.spec(deployment).get("template") or {}).get("spec") or {}
+    template = objects.pod_template_spec(deployment)
     words: list[str] = []
     for container in template.get("containers") or []:
         words += [str(w) for w in (container.get("command") or []) + (container.get("args") or [])]

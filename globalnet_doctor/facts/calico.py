@@ -97,7 +97,7 @@ def require_calico(view: ClusterView) -> None:
 
 def calico_node_containers(daemonset: KubeObject) -> list[Mapping[str, Any]]:
     """The calico-node containers of the DaemonSet's pod template (init containers excluded)."""
-    pod_spec = objects.spec(daemonset).get("template", {}).get("spec", {})
+    pod_spec = objects.pod_template_spec(daemonset)
     containers: list[Mapping[str, Any]] = pod_spec.get("containers") or []
     named = [c for c in containers if c.get("name") == DAEMONSET]
     return named or containers

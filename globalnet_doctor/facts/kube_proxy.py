@@ -61,7 +61,7 @@ def ipvs_evidence(view: ClusterView) -> dict[str, Any]:
         evidence["configMapMode"] = "ipvs"
     daemonset = view.get(kinds.DAEMONSETS, NAME, NAMESPACE)
     if daemonset is not None:
-        template = objects.spec(daemonset).get("template", {}).get("spec", {})
+        template = objects.pod_template_spec(daemonset)
         if "ipvs" in proxy_mode_args(template.get("containers") or []):
             evidence["daemonSetProxyMode"] = "ipvs"
     ipvs_pods = sorted(

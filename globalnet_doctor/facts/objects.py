@@ -34,6 +34,11 @@ def data(obj: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return section(obj, "data")
 
 
+def pod_template_spec(workload: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The pod spec of a Deployment's or DaemonSet's template."""
+    return spec(section(spec(workload), "template"))
+
+
 def name(obj: Mapping[str, Any] | None) -> str:
     return str(metadata(obj).get("name") or "")
 
