@@ -121,7 +121,7 @@ def members(clusters: Sequence[ClusterView], settings: Settings) -> list[Member]
             continue
         if cr is None:
             continue
-        known_ids.add(str(objects.spec(cr).get("clusterID") or ""))
+        known_ids.add(submariner.cr_cluster_id(cr) or "")
         cidrs = {name: submariner.submariner_field(cr, name) for name in (POD, SERVICE, GLOBAL)}
         cidrs[NODE] = _node_addresses(view)
         found.append(Member(view.name, view.name, cidrs, ref(view.name, kinds.SUBMARINERS, cr)))

@@ -15,7 +15,7 @@ from globalnet_doctor.host_view import HostProbe, HostRole
 from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
 from globalnet_doctor.view import ClusterView, KubeObject
-from globalnet_doctor.view import NotApplicable as NotApplicable  # what checks raise
+from globalnet_doctor.view import NotApplicable as NotApplicable  # check authors import it here
 
 
 class Scope(enum.StrEnum):
