@@ -5,18 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.dns import LIGHTHOUSE_SERVICE
+from globalnet_doctor.facts.submariner import (
+    GATEWAY,
+    GLOBALNET,
+    LIGHTHOUSE_AGENT,
+    ROUTE_AGENT,
+    daemonset_problem,
+    deployment_problem,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import ClusterView, KubeObject
 
-GATEWAY = "submariner-gateway"
-ROUTE_AGENT = "submariner-routeagent"
-GLOBALNET = "submariner-globalnet"
-LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
-LIGHTHOUSE_COREDNS = "submariner-lighthouse-coredns"
 _STATUS_FIELDS = (
     "gatewayDaemonSetStatus",
     "routeAgentDaemonSetStatus",
@@ -25,37 +30,14 @@ _STATUS_FIELDS = (
 
 
 def service_discovery_enabled(view: ClusterView, settings: Settings, cr: KubeObject) -> bool:
-    if (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+    if objects.spec(cr).get("serviceDiscoveryEnabled"):
         return True
     return bool(view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace))
 
 
-def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
-    if daemonset is None:
-        return f"DaemonSet {name} does not exist"
-    status = daemonset.get("status") or {}
-    desired = int(status.get("desiredNumberScheduled") or 0)
-    ready = int(status.get("numberReady") or 0)
-    if desired == 0:
-        return f"DaemonSet {name} schedules no pod (no node matches it)"
-    if ready < desired:
-        return f"DaemonSet {name} has {ready} of {desired} pods ready"
-    return None
-
-
-def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
-    if deployment is None:
-        return f"Deployment {name} does not exist"
-    wanted = (deployment.get("spec") or {}).get("replicas", 1)
-    available = int((deployment.get("status") or {}).get("availableReplicas") or 0)
-    if available < int(wanted):
-        return f"Deployment {name} has {available} of {wanted} replicas available"
-    return None
-
-
 def non_ready_containers(cr: KubeObject) -> dict[str, Any]:
     """``Submariner.status.*DaemonSetStatus.nonReadyContainerStates``, by DaemonSet status field."""
-    status = cr.get("status") or {}
+    status = objects.status(cr)
     found: dict[str, Any] = {}
     for field in _STATUS_FIELDS:
         states = (status.get(field) or {}).get("nonReadyContainerStates")
@@ -77,19 +59,19 @@ class SubmarinerNotReady(Check):
     def reads(cls, settings: Settings) -> Sequence[Read]:
         namespace = settings.submariner_namespace
         return (
-            *facts.submariner_reads(settings),
+            *submariner.submariner_reads(settings),
             Read(kinds.SERVICE_DISCOVERIES, namespace),
             *(Read(kinds.DAEMONSETS, namespace, n) for n in (GATEWAY, ROUTE_AGENT, GLOBALNET)),
             *(
                 Read(kinds.DEPLOYMENTS, namespace, n)
-                for n in (LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS)
+                for n in (LIGHTHOUSE_AGENT, LIGHTHOUSE_SERVICE)
             ),
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
         namespace = settings.submariner_namespace
-        cr = facts.submariner_cr(view, settings)
+        cr = submariner.submariner_cr(view, settings)
         if cr is None:
             yield self.finding(
                 f"Submariner is not installed: no Submariner CR in {namespace}",
@@ -99,11 +81,11 @@ class SubmarinerNotReady(Check):
             )
             return
         daemonsets = [GATEWAY, ROUTE_AGENT]
-        if facts.global_cidr(view, settings):
+        if submariner.global_cidr(view, settings):
             daemonsets.append(GLOBALNET)
         deployments = []
         if service_discovery_enabled(view, settings, cr):
-            deployments = [LIGHTHOUSE_AGENT, LIGHTHOUSE_COREDNS]
+            deployments = [LIGHTHOUSE_AGENT, LIGHTHOUSE_SERVICE]
         for name in daemonsets:
             daemonset = view.get(kinds.DAEMONSETS, name, namespace)
             problem = daemonset_problem(daemonset, name)

@@ -6,14 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, KubeObject
-
-from ._calico import (
+from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts.calico import (
+    IPIP_ENV,
     NAMESPACE,
     POOL_READS,
     PRESENCE_READS,
@@ -28,9 +25,12 @@ from ._calico import (
     operator_installation,
     require_calico,
 )
-from ._submariner import require_submariner
+from globalnet_doctor.facts.submariner import require_submariner
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, ResourceRef, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, KubeObject
 
-IPIP_ENV = "CALICO_IPV4POOL_IPIP"
 _IPIP_ON = frozenset({"always", "crosssubnet"})
 
 
@@ -114,12 +114,12 @@ class CalicoNotVxlan(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        return (*encapsulation_reads(settings), *facts.submariner_reads(settings))
+        return (*encapsulation_reads(settings), *submariner.submariner_reads(settings))
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view = ctx.cluster
         require_calico(view)
-        require_submariner(ctx)
+        require_submariner(ctx.cluster, ctx.settings)
         found = _indications(view)
         if not found.any:
             return

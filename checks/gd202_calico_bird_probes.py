@@ -7,12 +7,9 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
-from globalnet_doctor.view import KubeObject
-
-from ._calico import (
+from globalnet_doctor.facts.calico import (
+    BIRD_FLAGS,
+    BIRDLESS_BACKENDS,
     DAEMONSET,
     NAMESPACE,
     OPERATOR_NAMESPACE,
@@ -24,9 +21,11 @@ from ._calico import (
     operator_installation,
     require_calico,
 )
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+from globalnet_doctor.view import KubeObject
 
-BIRD_FLAGS = frozenset({"-bird-live", "-bird-ready"})
-_BIRDLESS_BACKENDS = frozenset({"vxlan", "none"})
 _PROBES = ("livenessProbe", "readinessProbe")
 
 
@@ -75,7 +74,7 @@ class CalicoBirdProbes(Check):
                 "to judge"
             )
         backend = networking_backend(view)
-        if backend.effective not in _BIRDLESS_BACKENDS:
+        if backend.effective not in BIRDLESS_BACKENDS:
             return  # BIRD runs, so its probes are right
         for container in calico_node_containers(daemonset):
             flags = bird_flags(container)

@@ -12,20 +12,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.calico import (
+    CRD_API,
+    POOL_READS,
+    PRESENCE_READS,
+    V3_API,
+    IPPool,
+    ip_pools,
+    require_calico,
+)
+from globalnet_doctor.facts.cidrs import covers, dashed, parse_network
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
 from globalnet_doctor.view import ClusterView, InputUnavailable
 
-from ._calico import POOL_READS, PRESENCE_READS, IPPool, ip_pools, require_calico
-from ._cidrs import covers, dashed, parse_network
-from ._submariner import require_submariner
-
 CALICO_API_SERVICE = "v3.projectcalico.org"
-V3_API = "projectcalico.org/v3"
-CRD_API = "crd.projectcalico.org/v1"
 
 
 def pool_reads(settings: Settings) -> tuple[Read, ...]:
@@ -33,8 +39,8 @@ def pool_reads(settings: Settings) -> tuple[Read, ...]:
     return (
         *PRESENCE_READS,
         *POOL_READS,
-        *facts.submariner_reads(settings),
-        *facts.broker_reads(settings),
+        *submariner.submariner_reads(settings),
+        *submariner.broker_reads(settings),
     )
 
 
@@ -76,7 +82,7 @@ def remote_cidrs(
 
     Raises ``InputUnavailable`` when no context of the run holds the broker.
     """
-    broker = facts.broker_view(clusters, settings)
+    broker = submariner.broker_view(clusters, settings)
     if broker is None or not broker.reachable:
         where = f"context {settings.broker_context}" if settings.broker_context else "no context"
         raise InputUnavailable(
@@ -85,7 +91,7 @@ def remote_cidrs(
         )
     namespace = settings.broker_namespace
     found: list[RemoteCidr] = []
-    for cluster_id, networks in sorted(facts.broker_clusters(broker, settings).items()):
+    for cluster_id, networks in sorted(submariner.broker_clusters(broker, settings).items()):
         if cluster_id == local_id:
             continue
         obj = broker.get(kinds.SUBMARINER_CLUSTERS, cluster_id, namespace)
@@ -100,7 +106,7 @@ def remote_cidrs(
     # Globalnet, pod and service CIDRs without): they count too, in case its Cluster object is
     # missing or disagrees.
     for endpoint in broker.list(kinds.SUBMARINER_ENDPOINTS, namespace):
-        spec = endpoint.get("spec") or {}
+        spec = objects.spec(endpoint)
         cluster_id = str(spec.get("cluster_id") or "")
         if not cluster_id or cluster_id == local_id:
             continue
@@ -157,9 +163,9 @@ def _problem_for(
 
 def _assess(view: ClusterView, clusters: Sequence[ClusterView], settings: Settings) -> _Assessment:
     require_calico(view)
-    cr = require_submariner(CheckContext(view, clusters, settings))
-    local_id = str((cr.get("spec") or {}).get("clusterID") or "") or None
-    globalnet = bool(facts.submariner_field(cr, "globalCIDR"))
+    cr = require_submariner(view, settings)
+    local_id = submariner.cr_cluster_id(cr)
+    globalnet = bool(submariner.submariner_field(cr, "globalCIDR"))
     listing = ip_pools(view)
     problems: list[_Problem] = []
     for remote in remote_cidrs(local_id, globalnet, clusters, settings):
@@ -175,7 +181,7 @@ def _assess(view: ClusterView, clusters: Sequence[ClusterView], settings: Settin
             problems.append(problem)
     # The field report also disabled the local service CIDR; Submariner works without it more
     # often than not, hence only a warning.
-    for cidr in facts.submariner_field(cr, "serviceCIDR"):
+    for cidr in submariner.submariner_field(cr, "serviceCIDR"):
         problem = _problem_for(
             "the local serviceCIDR",
             cidr,
@@ -209,7 +215,7 @@ def _api_service(view: ClusterView) -> dict[str, Any]:
         return {"name": CALICO_API_SERVICE, "unreadable": exc.reason}
     if service is None:
         return {"name": CALICO_API_SERVICE, "present": False}
-    conditions = (service.get("status") or {}).get("conditions") or []
+    conditions = objects.status(service).get("conditions") or []
     available: dict[str, Any] = next((c for c in conditions if c.get("type") == "Available"), {})
     return {
         "name": CALICO_API_SERVICE,

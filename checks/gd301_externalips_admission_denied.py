@@ -13,15 +13,12 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Probe, Read
-from globalnet_doctor.model import Finding, Remediation, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
-from globalnet_doctor.view import ClusterView, KubeObject
-
-from ._admission import (
+from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts.admission import (
     CIDRS_FLAG,
+    DENY_SERVICE_EXTERNAL_IPS,
     USERNAMES_FLAG,
     ProbeResult,
     Verdict,
@@ -33,18 +30,18 @@ from ._admission import (
     webhook_reads,
     webhook_remedy,
 )
-from ._cidrs import Network
-from ._globalnet import (
+from globalnet_doctor.facts.cidrs import Network
+from globalnet_doctor.facts.globalnet import (
     INTERNAL_SERVICES,
-    at_least,
     failure_conditions,
     globalnet_user,
     require_globalnet,
-    submariner_version,
-    version_text,
 )
-
-DENY_SERVICE_EXTERNAL_IPS = "Use of external IPs is denied by admission control"
+from globalnet_doctor.facts.submariner import at_least, submariner_version, version_text
+from globalnet_doctor.kinds import Probe, Read
+from globalnet_doctor.model import Finding, Remediation, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
+from globalnet_doctor.view import ClusterView, KubeObject
 
 
 class AdmissionWebhookUnreachable(Exception):
@@ -79,7 +76,7 @@ class ExternalIpsAdmissionDenied(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *facts.submariner_reads(settings),
+            *submariner.submariner_reads(settings),
             *webhook_reads(settings),
             Read(kinds.GLOBAL_INGRESS_IPS),
             Read(kinds.SERVICE_EXPORTS),
@@ -91,7 +88,7 @@ class ExternalIpsAdmissionDenied(Check):
         return (probe,) if probe is not None else ()
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        cr, global_cidr = require_globalnet(ctx)
+        cr, global_cidr = require_globalnet(ctx.cluster, ctx.settings)
         if not at_least(submariner_version(cr), INTERNAL_SERVICES):
             raise NotApplicable(
                 f"Submariner {version_text(cr)}: Globalnet before 0.12 creates no Services "

@@ -15,21 +15,20 @@ left Lighthouse advertising a stale IP).
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable, KubeObject
-
-from ._admission import AdmissionNow, admission_now, is_admission_denial, webhook_reads
-from ._cidrs import Network
-from ._globalnet import (
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.admission import (
+    AdmissionNow,
+    admission_now,
+    is_admission_denial,
+    webhook_reads,
+)
+from globalnet_doctor.facts.cidrs import Network
+from globalnet_doctor.facts.globalnet import (
     HEADLESS_ENDPOINTS_IP,
     HEADLESS_WITHOUT_SELECTOR_SUPPORTED,
     INTERNAL_SERVICE_LABEL,
@@ -37,7 +36,6 @@ from ._globalnet import (
     RETRIGGER_ANNOTATION,
     Export,
     allocated_ip,
-    at_least,
     backend_ingress_ips,
     condition,
     endpoint_addresses,
@@ -46,28 +44,26 @@ from ._globalnet import (
     external_ips,
     internal_service_name,
     internal_services,
-    labels_of,
     moment,
-    name_of,
-    namespace_of,
     require_globalnet,
     service_ingress_ip,
+)
+from globalnet_doctor.facts.submariner import (
+    GLOBALNET,
+    at_least,
+    daemonset_problem,
     submariner_version,
 )
-from .gd001_submariner_not_ready import GLOBALNET, daemonset_problem
-
-LIGHTHOUSE_SLICES = "endpointslice.kubernetes.io/managed-by=lighthouse-agent.submariner.io"
-SERVICE_NAME_LABEL = "multicluster.kubernetes.io/service-name"
-SOURCE_CLUSTER_LABEL = "multicluster.kubernetes.io/source-cluster"
-SOURCE_NAMESPACE_LABEL = "lighthouse.submariner.io/sourceNamespace"  # slices and imports
-IMPORT_SOURCE_NAME = "lighthouse.submariner.io/sourceName"
-IMPORT_SOURCE_CLUSTER = "lighthouse.submariner.io/sourceCluster"
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, ResourceRef, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, KubeObject
 
 
 def retriggered_since(export: Export, allocated: KubeObject | None) -> str | None:
     """The re-trigger annotation on the exported Service when it is newer than the failure
     (any, when the failure carries no time)."""
-    annotations = ((export.service or {}).get("metadata") or {}).get("annotations") or {}
+    annotations = objects.annotations_of(export.service)
     value = annotations.get(RETRIGGER_ANNOTATION)
     if value is None:
         return None
@@ -102,7 +98,7 @@ class GlobalIngressIpMissing(Check):
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        cr, global_cidr = require_globalnet(ctx)
+        cr, global_cidr = require_globalnet(ctx.cluster, ctx.settings)
         view, settings = ctx.cluster, ctx.settings
         version = submariner_version(cr)
         globalnet = daemonset_problem(
@@ -160,7 +156,7 @@ class GlobalIngressIpMissing(Check):
         evidence = {
             "export": export.key,
             "allocatedIP": address,
-            "internalServices": {name_of(s): external_ips(s) for s in internal},
+            "internalServices": {objects.name(s): external_ips(s) for s in internal},
         }
         resources = self._refs(view, export, giip)
         resources += [ref(view.name, kinds.SERVICES, s) for s in internal]
@@ -188,7 +184,7 @@ class GlobalIngressIpMissing(Check):
             ips = external_ips(internal[0])
             if not ips or ips[0] != address:
                 yield self.finding(
-                    f"internal Service {export.namespace}/{name_of(internal[0])} of "
+                    f"internal Service {export.namespace}/{objects.name(internal[0])} of "
                     f"{export.key} has externalIPs [{', '.join(ips)}], but the allocated global IP "
                     f"is {address}",
                     resources=resources,
@@ -219,7 +215,7 @@ class GlobalIngressIpMissing(Check):
     ) -> Finding:
         view, settings = ctx.cluster, ctx.settings
         allocated = condition(giip, "Allocated")
-        evidence = {**evidence, "globalIngressIP": name_of(giip), "allocated": allocated}
+        evidence = {**evidence, "globalIngressIP": objects.name(giip), "allocated": allocated}
         resources = self._refs(view, export, giip)
         reason = str((allocated or {}).get("reason") or "")
         text = str((allocated or {}).get("message") or "")
@@ -310,21 +306,14 @@ class GlobalIngressIpMissing(Check):
         expected: dict[str, KubeObject | None] = {}
         if export.has_selector:
             # One `pod-<pod>` GlobalIngressIP per backing pod (spec.podRef).
-            by_pod = {
-                str(((g.get("spec") or {}).get("podRef") or {}).get("name", "")): g for g in giips
-            }
+            by_pod = {str((objects.spec(g).get("podRef") or {}).get("name", "")): g for g in giips}
             for address in addresses:
                 target = address.get("targetRef") or {}
                 if target.get("kind", "Pod") == "Pod" and target.get("name"):
                     expected[str(target["name"])] = by_pod.get(str(target["name"]))
         else:
             # One `ep-<svc>-<ip>` GlobalIngressIP per Endpoints address.
-            by_ip = {
-                str(
-                    ((g.get("metadata") or {}).get("annotations") or {}).get(HEADLESS_ENDPOINTS_IP)
-                ): g
-                for g in giips
-            }
+            by_ip = {str(objects.annotations_of(g).get(HEADLESS_ENDPOINTS_IP)): g for g in giips}
             for address in addresses:
                 ip = str(address.get("ip", ""))
                 if ip:
@@ -353,99 +342,3 @@ class GlobalIngressIpMissing(Check):
             remedy=f"Headless exports get one GlobalIngressIP per backend (label "
             f"submariner.io/serviceRef={export.name}). " + self._globalnet_remedy(ctx, globalnet),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Advertised:
-    """One place that names an export's global IP(s)."""
-
-    cluster: str
-    kind: kinds.Kind
-    obj: KubeObject
-    ips: tuple[str, ...]
-
-    @property
-    def what(self) -> str:
-        return "internal Service" if self.kind == kinds.SERVICES else self.kind.kind
-
-    @property
-    def where(self) -> str:
-        return f"{self.cluster}:{self.kind.kind} {namespace_of(self.obj)}/{name_of(self.obj)}"
-
-
-def _import_is_of(obj: KubeObject, export: Export, cluster_id: str, settings: Settings) -> bool:
-    labels = labels_of(obj)
-    if (
-        labels.get(IMPORT_SOURCE_NAME) == export.name
-        and labels.get(SOURCE_NAMESPACE_LABEL) == export.namespace
-        and labels.get(IMPORT_SOURCE_CLUSTER) == cluster_id
-    ):
-        return True  # the per-cluster import (Lighthouse <= 0.14, and newer local copies)
-    if (
-        IMPORT_SOURCE_NAME not in labels  # the name alone is ambiguous ("a-b" in "c", "a" in "b-c")
-        and namespace_of(obj) == settings.submariner_namespace
-        and name_of(obj) == f"{export.name}-{export.namespace}-{cluster_id}"
-    ):
-        return True
-    # The aggregated import (newer Lighthouse) speaks for this export when it is the only one.
-    clusters = [
-        str(c.get("cluster", ""))
-        for c in (obj.get("status") or {}).get("clusters") or []
-        if isinstance(c, Mapping)
-    ]
-    return (
-        namespace_of(obj) == export.namespace
-        and name_of(obj) == export.name
-        and clusters == [cluster_id]
-    )
-
-
-def _slice_is_of(obj: KubeObject, export: Export, cluster_id: str) -> bool:
-    labels = labels_of(obj)
-    source_namespace = labels.get(SOURCE_NAMESPACE_LABEL) or namespace_of(obj)
-    return (
-        labels.get(SERVICE_NAME_LABEL) == export.name
-        and labels.get(SOURCE_CLUSTER_LABEL) == cluster_id
-        and source_namespace == export.namespace
-    )
-
-
-def _slice_addresses(obj: KubeObject) -> tuple[str, ...]:
-    found: list[str] = []
-    for endpoint in obj.get("endpoints") or []:
-        if isinstance(endpoint, Mapping):
-            found += [str(a) for a in endpoint.get("addresses") or []]
-    return tuple(found)
-
-
-def advertised(
-    views: Sequence[ClusterView], export: Export, cluster_id: str, settings: Settings
-) -> list[_Advertised]:
-    """The ServiceImports and Lighthouse EndpointSlices, in every readable cluster, that name
-    the global IP(s) of this cluster's export."""
-    found: list[_Advertised] = []
-    for view in views:
-        if not view.reachable:
-            continue
-        try:
-            imports = view.list(kinds.SERVICE_IMPORTS)
-            slices = view.list(kinds.ENDPOINTSLICES, label_selector=LIGHTHOUSE_SLICES)
-        except (InputUnavailable, InputFailed):
-            continue  # that cluster's copies cannot be read; its own run says why
-        for obj in imports:
-            ips = tuple(str(ip) for ip in (obj.get("spec") or {}).get("ips") or [])
-            if ips and _import_is_of(obj, export, cluster_id, settings):
-                found.append(_Advertised(view.name, kinds.SERVICE_IMPORTS, obj, ips))
-        for obj in slices:
-            if _slice_is_of(obj, export, cluster_id):
-                found.append(
-                    _Advertised(view.name, kinds.ENDPOINTSLICES, obj, _slice_addresses(obj))
-                )
-    return found
-
-
-def _inside(address: str, network: Network) -> bool:
-    try:
-        return ipaddress.ip_address(address) in network
-    except ValueError:
-        return False

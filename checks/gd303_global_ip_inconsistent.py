@@ -17,15 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import KubeObject
-
-from ._cidrs import Network
-from ._globalnet import (
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.cidrs import Network, address_in
+from globalnet_doctor.facts.globalnet import (
     Export,
     allocated_ip,
     backend_ingress_ips,
@@ -33,16 +29,14 @@ from ._globalnet import (
     exports,
     external_ips,
     internal_services,
-    name_of,
     require_globalnet,
     service_ingress_ip,
 )
-from .gd302_global_ingress_ip_missing import (
-    LIGHTHOUSE_SLICES,
-    _Advertised,
-    _inside,
-    advertised,
-)
+from globalnet_doctor.facts.lighthouse import LIGHTHOUSE_SLICES, Advertised, advertised
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import KubeObject
 
 
 class GlobalIpInconsistent(Check):
@@ -61,9 +55,9 @@ class GlobalIpInconsistent(Check):
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        _, global_cidr = require_globalnet(ctx)
+        _, global_cidr = require_globalnet(ctx.cluster, ctx.settings)
         view, settings = ctx.cluster, ctx.settings
-        cluster_id = facts.cluster_id(view, settings) or ""
+        cluster_id = submariner.cluster_id(view, settings) or ""
         for export in exports(view):
             if not export.cluster_ip_type:
                 continue
@@ -81,7 +75,9 @@ class GlobalIpInconsistent(Check):
         self, ctx: CheckContext, export: Export, giips: Sequence[KubeObject], network: Network
     ) -> Iterable[Finding]:
         outside = {
-            name_of(g): allocated_ip(g) for g in giips if not _inside(allocated_ip(g), network)
+            objects.name(g): allocated_ip(g)
+            for g in giips
+            if not address_in(allocated_ip(g), network)
         }
         if not outside:
             return
@@ -103,14 +99,14 @@ class GlobalIpInconsistent(Check):
         places = advertised(ctx.clusters, export, cluster_id, ctx.settings)
         if not export.headless:
             places += [
-                _Advertised(view.name, kinds.SERVICES, s, tuple(external_ips(s)[:1]))
+                Advertised(view.name, kinds.SERVICES, s, tuple(external_ips(s)[:1]))
                 for s in internal_services(view, export)
             ]
         wrong = [p for p in places if sorted(set(p.ips)) != sorted(set(expected))]
         if not wrong:
             return
         related = sorted({p.cluster for p in wrong if p.cluster != view.name})
-        by_ips: dict[tuple[str, ...], list[_Advertised]] = {}
+        by_ips: dict[tuple[str, ...], list[Advertised]] = {}
         for place in wrong:
             by_ips.setdefault(tuple(sorted(set(place.ips))), []).append(place)
         shown = "; ".join(
@@ -125,7 +121,7 @@ class GlobalIpInconsistent(Check):
             + [ref(p.cluster, p.kind, p.obj) for p in wrong],
             evidence={
                 "export": export.key,
-                "allocatedIPs": {name_of(g): allocated_ip(g) for g in giips},
+                "allocatedIPs": {objects.name(g): allocated_ip(g) for g in giips},
                 "advertised": {p.where: list(p.ips) for p in places},
             },
             related_clusters=related,

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.cidrs import overlaps
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import ClusterView, InputUnavailable
-
-from ._cidrs import overlaps
-from ._submariner import require_submariner
 
 POD = "clusterCIDR"
 SERVICE = "serviceCIDR"
@@ -47,7 +47,11 @@ _NODE_ADDRESS_TYPES = frozenset({"InternalIP", "ExternalIP"})
 
 def overlap_reads(settings: Settings) -> tuple[Read, ...]:
     """What ``overlap_problems`` reads, for checks that call it (GD402)."""
-    return (*facts.submariner_reads(settings), *facts.broker_reads(settings), Read(kinds.NODES))
+    return (
+        *submariner.submariner_reads(settings),
+        *submariner.broker_reads(settings),
+        Read(kinds.NODES),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ def _node_addresses(view: ClusterView) -> tuple[str, ...]:
             {
                 str(address.get("address"))
                 for node in nodes
-                for address in (node.get("status") or {}).get("addresses") or []
+                for address in objects.status(node).get("addresses") or []
                 if address.get("type") in _NODE_ADDRESS_TYPES and address.get("address")
             }
         )
@@ -112,20 +116,20 @@ def members(clusters: Sequence[ClusterView], settings: Settings) -> list[Member]
         if not view.reachable:
             continue
         try:
-            cr = facts.submariner_cr(view, settings)
+            cr = submariner.submariner_cr(view, settings)
         except InputUnavailable:
             continue
         if cr is None:
             continue
-        known_ids.add(str((cr.get("spec") or {}).get("clusterID") or ""))
-        cidrs = {name: facts.submariner_field(cr, name) for name in (POD, SERVICE, GLOBAL)}
+        known_ids.add(submariner.cr_cluster_id(cr) or "")
+        cidrs = {name: submariner.submariner_field(cr, name) for name in (POD, SERVICE, GLOBAL)}
         cidrs[NODE] = _node_addresses(view)
         found.append(Member(view.name, view.name, cidrs, ref(view.name, kinds.SUBMARINERS, cr)))
-    broker = facts.broker_view(clusters, settings)
+    broker = submariner.broker_view(clusters, settings)
     if broker is None or not broker.reachable:
         return found
     try:
-        networks = facts.broker_clusters(broker, settings)
+        networks = submariner.broker_clusters(broker, settings)
     except InputUnavailable:
         return found
     for cluster_id, network in sorted(networks.items()):
@@ -203,7 +207,7 @@ class CidrOverlap(Check):
         return overlap_reads(settings)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        require_submariner(ctx)
+        require_submariner(ctx.cluster, ctx.settings)
         for overlap in find_overlaps(members(ctx.clusters, ctx.settings)):
             if overlap.first.context != ctx.cluster.name:
                 continue

@@ -19,30 +19,26 @@ from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, KubeObject
-
-from ._globalnet import (
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.globalnet import (
     CLONED_FROM_LABEL,
     HEADLESS_WITHOUT_SELECTOR_SUPPORTED,
     INTERNAL_SERVICES,
     SELECTORLESS_RESOLVABLE,
     Export,
     allocated_ip,
-    at_least,
     export_reads,
     exports,
     internal_service_name,
     internal_services,
-    labels_of,
-    name_of,
     require_globalnet,
     service_ingress_ip,
-    submariner_version,
-    version_text,
 )
+from globalnet_doctor.facts.submariner import at_least, submariner_version, version_text
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, ref
+from globalnet_doctor.view import ClusterView, KubeObject
 
 
 def endpoint_shape(endpoints: KubeObject | None) -> tuple[list[str], list[tuple[str, int, str]]]:
@@ -78,7 +74,7 @@ class ExportWithoutSelector(Check):
         return (*export_reads(settings), Read(kinds.ENDPOINTS))
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        cr, _ = require_globalnet(ctx)
+        cr, _ = require_globalnet(ctx.cluster, ctx.settings)
         version = submariner_version(cr)
         for export in exports(ctx.cluster):
             if not export.cluster_ip_type or export.has_selector:
@@ -155,7 +151,7 @@ class ExportWithoutSelector(Check):
         internal = internal_services(view, export)
         if len(internal) != 1:
             return  # no (or several) internal Services: GD302's
-        internal_name = name_of(internal[0])
+        internal_name = objects.name(internal[0])
         clone = view.get(kinds.ENDPOINTS, internal_name, export.namespace)
         source = view.get(kinds.ENDPOINTS, export.name, export.namespace)
         evidence["internalService"] = internal_name
@@ -166,7 +162,7 @@ class ExportWithoutSelector(Check):
             evidence["clonedEndpoints"] = dict(
                 zip(("addresses", "ports"), endpoint_shape(clone), strict=True)
             )
-            evidence["clonedFrom"] = labels_of(clone).get(CLONED_FROM_LABEL)
+            evidence["clonedFrom"] = objects.labels(clone).get(CLONED_FROM_LABEL)
         if clone is None:
             problem = (
                 f"Globalnet has not cloned Endpoints/{export.name} to Endpoints/{internal_name}: "

@@ -21,17 +21,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor import facts, kinds
 from globalnet_doctor import host_situation as host_facts
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.cidrs import contains_address
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.host_view import HostRole
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
-
-from ._cidrs import contains_address
-from ._submariner import require_submariner
 
 FIELD = "clusterCIDR"
 
@@ -47,14 +47,14 @@ class Ownership:
 def _listed(cr: KubeObject, part: str) -> tuple[str, ...]:
     """clusterCIDR of the CR's ``spec`` or ``status`` alone (``submariner_field`` would fall
     back from an empty status to the spec)."""
-    return facts.submariner_field({part: cr.get(part) or {}}, FIELD)
+    return submariner.submariner_field({part: cr.get(part) or {}}, FIELD)
 
 
 def _submariner_cr(view: ClusterView, settings: Settings) -> KubeObject | None:
     if not view.reachable:
         return None
     try:
-        return facts.submariner_cr(view, settings)
+        return submariner.submariner_cr(view, settings)
     except InputUnavailable:
         return None
 
@@ -73,7 +73,7 @@ def _endpoints_to(view: ClusterView, host: str) -> list[str]:
             for address in (subset.get("addresses") or []) + (subset.get("notReadyAddresses") or [])
         ]
         if host in addresses:
-            metadata = obj.get("metadata", {})
+            metadata = objects.metadata(obj)
             found.append(f"{metadata.get('namespace')}/{metadata.get('name')}")
     return sorted(found)
 
@@ -92,7 +92,7 @@ def owning_clusters(
         named = settings.host_cluster
         if not any(view.name == named for view in clusters):
             # Not a context: perhaps the Submariner clusterID of one.
-            named = facts.contexts_by_cluster_id(clusters, settings).get(named, "")
+            named = submariner.contexts_by_cluster_id(clusters, settings).get(named, "")
         if not named:
             raise NotApplicable(f"--host-cluster {settings.host_cluster} is no context of this run")
         return Ownership((named,), "--host-cluster")
@@ -130,24 +130,25 @@ def host_address(ctx: CheckContext) -> tuple[str, Ownership | None]:
     given = ctx.settings.external_host
     if given is not None:
         return given, None
-    if ctx.host is None:
+    situation = ctx.host
+    if situation is None or situation.view is None:
         raise NotApplicable(
             "no external host given: name it with --external-host IP (external_host in "
             "gdoctor.toml), or run gdoctor on the external host"
         )
-    if ctx.host_role is not HostRole.EXTERNAL:
+    if situation.role is not HostRole.EXTERNAL:
         raise NotApplicable(
             "this machine is a gateway node, not the external host: name the external host "
             "with --external-host IP"
         )
-    cluster_facts = host_facts.cluster_facts(ctx.clusters, ctx.settings)
-    address = host_facts.external_address(ctx.host, cluster_facts)
+    address = host_facts.external_address(situation.view, situation.facts)
     if address is None:
         raise NotApplicable(
             "this machine has no address on a gateway node's subnet to judge: name the "
             "external host with --external-host IP"
         )
-    owner = host_facts.ownership(ctx.host, cluster_facts, ctx.clusters, ctx.settings)
+    # The situation judged the owner with the same facts when it placed the machine.
+    owner = situation.owner
     if owner.source is host_facts.OwnerSource.ROUTE and owner.context is not None:
         return address, Ownership((owner.context,), owner.reason)
     return address, None
@@ -167,7 +168,7 @@ class ExternalHostOutsideClusterCidr(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        reads: tuple[Read, ...] = facts.submariner_reads(settings)
+        reads: tuple[Read, ...] = submariner.submariner_reads(settings)
         if settings.external_host is not None and settings.host_cluster is None:
             # Only needed to find the owner when no clusterCIDR names the host.
             reads += (Read(kinds.ENDPOINTS),)
@@ -183,10 +184,10 @@ class ExternalHostOutsideClusterCidr(Check):
         if view.name not in ownership.owners:
             owners = ", ".join(ownership.owners)
             raise NotApplicable(f"the external host {host} belongs to {owners}, not here")
-        cr = require_submariner(ctx)
-        if facts.global_cidr(view, ctx.settings) is None:
+        cr = require_submariner(ctx.cluster, ctx.settings)
+        if submariner.global_cidr(view, ctx.settings) is None:
             raise NotApplicable("Globalnet is off here, so the host needs no global IP")
-        applied = facts.submariner_field(cr, FIELD)
+        applied = submariner.submariner_field(cr, FIELD)
         if contains_address(applied, host):
             return
         requested = _listed(cr, "spec")

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import submariner
+from globalnet_doctor.facts.gateways import GATEWAY_LABEL, gateway_nodes
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
-from globalnet_doctor.view import ClusterView, KubeObject
 
-from ._submariner import require_submariner
-
-GATEWAY_LABEL = "submariner.io/gateway"
 _SHOWN_NODES = 10
-
-
-def is_gateway(node: KubeObject) -> bool:
-    labels = node.get("metadata", {}).get("labels") or {}
-    return labels.get(GATEWAY_LABEL) == "true"
-
-
-def gateway_nodes(view: ClusterView) -> list[KubeObject]:
-    return [node for node in view.list(kinds.NODES) if is_gateway(node)]
 
 
 class NoGatewayNode(Check):
@@ -36,10 +26,10 @@ class NoGatewayNode(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        return (Read(kinds.NODES), *facts.submariner_reads(settings))
+        return (Read(kinds.NODES), *submariner.submariner_reads(settings))
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        require_submariner(ctx)
+        require_submariner(ctx.cluster, ctx.settings)
         view = ctx.cluster
         nodes = view.list(kinds.NODES)
         if gateway_nodes(view):

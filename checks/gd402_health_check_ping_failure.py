@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import gateways as gateway_facts
+from globalnet_doctor.facts import kube_proxy, objects, submariner
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
 
-from . import _gateways
-from . import gd101_kube_proxy_ipvs as kube_proxy
 from . import gd201_calico_not_vxlan as calico_encapsulation
 from . import gd203_calico_ippools_missing as calico_ippools
 from . import gd304_cidr_overlap as cidr_overlap
-from ._submariner import require_submariner
 
 Predicate = Callable[[ClusterView, Sequence[ClusterView], Settings], list[str]]
 
@@ -75,8 +75,8 @@ def route_agent_failures(view: ClusterView, settings: Settings, remote_id: str) 
     """Nodes whose route agent also fails to ping the remote cluster (a per-node datapath view)."""
     failing = []
     for agent in view.list(kinds.ROUTE_AGENTS, settings.submariner_namespace):
-        for remote in (agent.get("status") or {}).get("remoteEndpoints") or []:
-            spec = remote.get("spec") or {}
+        for remote in objects.status(agent).get("remoteEndpoints") or []:
+            spec = objects.spec(remote)
             if spec.get("cluster_id") == remote_id and remote.get("status") == "error":
                 failing.append(str(agent["metadata"]["name"]))
     return sorted(failing)
@@ -93,18 +93,18 @@ class HealthCheckPingFailure(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *facts.submariner_reads(settings),
-            *_gateways.gateway_reads(settings),
+            *submariner.submariner_reads(settings),
+            *gateway_facts.gateway_reads(settings),
             Read(kinds.ROUTE_AGENTS, settings.submariner_namespace),
             *root_cause_reads(settings),
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        require_submariner(ctx)
+        require_submariner(ctx.cluster, ctx.settings)
         view, settings = ctx.cluster, ctx.settings
-        contexts = facts.contexts_by_cluster_id(ctx.clusters, settings)
-        for gateway in _gateways.gateways(view, settings):
-            for connection in _gateways.connections(gateway):
+        contexts = submariner.contexts_by_cluster_id(ctx.clusters, settings)
+        for gateway in gateway_facts.gateways(view, settings):
+            for connection in gateway_facts.connections(gateway):
                 if connection.ping_failure_ip is not None:
                     yield self._failure(ctx, gateway, connection, contexts)
 
@@ -112,7 +112,7 @@ class HealthCheckPingFailure(Check):
         self,
         ctx: CheckContext,
         gateway: KubeObject,
-        connection: _gateways.Connection,
+        connection: gateway_facts.Connection,
         contexts: dict[str, str],
     ) -> Finding:
         view, settings = ctx.cluster, ctx.settings
@@ -121,7 +121,7 @@ class HealthCheckPingFailure(Check):
         pair = [view] + [v for v in ctx.clusters if v.name == remote_context]
         causes = root_causes(pair, ctx.clusters, settings)
         problems = [c for c in causes if "problem" in c]
-        local_id = facts.cluster_id(view, settings) or view.name
+        local_id = submariner.cluster_id(view, settings) or view.name
         summary = (
             "; likely causes: "
             + "; ".join(dict.fromkeys(f"{c['check']} on {c['cluster']}" for c in problems))

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import gateways as gateway_facts
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.gateways import gateway_nodes
+from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, ref
 from globalnet_doctor.view import KubeObject
 
-from . import _gateways
-from ._submariner import require_submariner
-from .gd401_no_gateway_node import gateway_nodes
-
 
 def remote_endpoints(ctx: CheckContext, local_id: str | None) -> dict[str, str]:
     """Remote clusterID -> the Endpoint's name, from the broker (empty without a broker)."""
-    broker = facts.broker_view(ctx.clusters, ctx.settings)
+    broker = submariner.broker_view(ctx.clusters, ctx.settings)
     if broker is None:
         return {}
     found: dict[str, str] = {}
     for endpoint in broker.list(kinds.SUBMARINER_ENDPOINTS, ctx.settings.broker_namespace):
-        cluster_id = str((endpoint.get("spec") or {}).get("cluster_id") or "")
+        cluster_id = str(objects.spec(endpoint).get("cluster_id") or "")
         if cluster_id and cluster_id != local_id:
             found.setdefault(cluster_id, endpoint["metadata"]["name"])
     return found
@@ -43,21 +43,21 @@ class ConnectionNotEstablished(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *facts.submariner_reads(settings),
-            *facts.broker_reads(settings),
-            *_gateways.gateway_reads(settings),
+            *submariner.submariner_reads(settings),
+            *submariner.broker_reads(settings),
+            *gateway_facts.gateway_reads(settings),
             Read(kinds.NODES),
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
-        require_submariner(ctx)
+        require_submariner(ctx.cluster, ctx.settings)
         view, settings = ctx.cluster, ctx.settings
-        local_id = facts.cluster_id(view, settings)
-        contexts = facts.contexts_by_cluster_id(ctx.clusters, settings)
-        gateways = _gateways.gateways(view, settings)
+        local_id = submariner.cluster_id(view, settings)
+        contexts = submariner.contexts_by_cluster_id(ctx.clusters, settings)
+        gateways = gateway_facts.gateways(view, settings)
         for gateway in gateways:
             yield from self._staleness(ctx, gateway)
-        active = [g for g in gateways if _gateways.is_active(g)]
+        active = [g for g in gateways if gateway_facts.is_active(g)]
         if not active:
             if gateway_nodes(view):  # without a labelled node GD401 already explains it
                 yield self.finding(
@@ -65,7 +65,7 @@ class ConnectionNotEstablished(Check):
                     resources=[ref(view.name, kinds.GATEWAYS, g) for g in gateways],
                     evidence={
                         "gateways": {
-                            g["metadata"]["name"]: (g.get("status") or {}).get("haStatus")
+                            g["metadata"]["name"]: objects.status(g).get("haStatus")
                             for g in gateways
                         }
                     },
@@ -74,7 +74,7 @@ class ConnectionNotEstablished(Check):
                 )
             return
         gateway = active[0]
-        by_remote = {c.remote_cluster_id: c for c in _gateways.connections(gateway)}
+        by_remote = {c.remote_cluster_id: c for c in gateway_facts.connections(gateway)}
         for cluster_id, endpoint_name in sorted(remote_endpoints(ctx, local_id).items()):
             if cluster_id not in by_remote:
                 yield self.finding(
@@ -111,17 +111,17 @@ class ConnectionNotEstablished(Check):
 
     def _staleness(self, ctx: CheckContext, gateway: KubeObject) -> Iterable[Finding]:
         view = ctx.cluster
-        age = _gateways.age_seconds(gateway, view.observed_at)
-        failure = (gateway.get("status") or {}).get("statusFailure")
+        age = gateway_facts.age_seconds(gateway, view.observed_at)
+        failure = objects.status(gateway).get("statusFailure")
         name = gateway["metadata"]["name"]
-        if age is not None and age > _gateways.STALE_AFTER_SECONDS:
+        if age is not None and age > gateway_facts.STALE_AFTER_SECONDS:
             yield self.finding(
                 f"Gateway {name} has not reported for {int(age)} s (stale after "
-                f"{_gateways.STALE_AFTER_SECONDS} s): its gateway pod is not updating it",
+                f"{gateway_facts.STALE_AFTER_SECONDS} s): its gateway pod is not updating it",
                 resources=[ref(view.name, kinds.GATEWAYS, gateway)],
                 evidence={
-                    _gateways.UPDATE_TIMESTAMP: gateway["metadata"]["annotations"][
-                        _gateways.UPDATE_TIMESTAMP
+                    gateway_facts.UPDATE_TIMESTAMP: gateway["metadata"]["annotations"][
+                        gateway_facts.UPDATE_TIMESTAMP
                     ],
                     "observedAt": view.observed_at.isoformat(),
                     "ageSeconds": int(age),

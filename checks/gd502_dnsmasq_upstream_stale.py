@@ -6,67 +6,20 @@ Service's clusterIP. GD504: the cluster's CoreDNS forwards ``clusterset.local`` 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.dns import (
+    LIGHTHOUSE_SERVICE,
+    dnsmasq_clusterset_servers,
+    lighthouse_cluster_ip,
+    lighthouse_reads,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
-from globalnet_doctor.view import ClusterView, KubeObject
-
-LIGHTHOUSE_SERVICE = "submariner-lighthouse-coredns"
-COREDNS_NAMESPACE = "kube-system"
-COREDNS_CONFIGMAP = "coredns"
-COREFILE_KEY = "Corefile"
-CUSTOM_CONFIG_KEY = "lighthouse.server"
-_DNSMASQ_CLUSTERSET = re.compile(
-    r"^\s*server=/((?:svc\.)?clusterset\.local)/([0-9a-fA-F.:]+)(?:#\d+)?\s*$", re.M
-)
-
-
-def lighthouse_reads(settings: Settings) -> tuple[Read, ...]:
-    return (Read(kinds.SERVICES, settings.submariner_namespace, LIGHTHOUSE_SERVICE),)
-
-
-def lighthouse_cluster_ip(view: ClusterView, settings: Settings) -> str | None:
-    service = view.get(kinds.SERVICES, LIGHTHOUSE_SERVICE, settings.submariner_namespace)
-    if service is None:
-        return None
-    ip = (service.get("spec") or {}).get("clusterIP")
-    return str(ip) if ip and ip != "None" else None
-
-
-def dnsmasq_clusterset_servers(data: Mapping[str, str]) -> list[tuple[str, str]]:
-    """``(domain, ip)`` of every ``server=/[svc.]clusterset.local/<ip>`` line in the ConfigMap."""
-    found: list[tuple[str, str]] = []
-    for key in sorted(data):
-        found.extend(_DNSMASQ_CLUSTERSET.findall(str(data[key])))
-    return found
-
-
-def corefile_clusterset_forwards(corefile: str) -> list[str] | None:
-    """The ``forward .`` targets of the ``clusterset.local`` server block; None without one."""
-    lines = corefile.splitlines()
-    for index, line in enumerate(lines):
-        words = line.split()
-        if not words or "{" not in line:
-            continue
-        zones = [w.rstrip("{").split(":")[0].rstrip(".") for w in words if w != "{"]
-        if "clusterset.local" not in zones:
-            continue
-        depth = 0
-        targets: list[str] = []
-        for inner in lines[index:]:
-            stripped = inner.split("#", 1)[0].strip()
-            if stripped.startswith("forward ."):
-                targets.extend(t.split(":")[0] for t in stripped.split()[2:] if t != "{")
-            depth += inner.count("{") - inner.count("}")
-            if depth <= 0:
-                break
-        return targets
-    return None
 
 
 class DnsmasqUpstreamStale(Check):
@@ -88,7 +41,7 @@ class DnsmasqUpstreamStale(Check):
         configmap = view.get(kinds.CONFIGMAPS, name, namespace)
         if configmap is None:
             raise NotApplicable(f"no external dnsmasq ConfigMap {namespace}/{name} here")
-        servers = dnsmasq_clusterset_servers(configmap.get("data") or {})
+        servers = dnsmasq_clusterset_servers(objects.data(configmap))
         expected = lighthouse_cluster_ip(view, settings)
         resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
         evidence = {
@@ -122,8 +75,3 @@ class DnsmasqUpstreamStale(Check):
                 evidence=evidence,
                 remedy=f"Point the server= line at {expected} and restart the dnsmasq pods.",
             )
-
-
-def service_discovery(view: ClusterView, settings: Settings) -> KubeObject | None:
-    found = view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace)
-    return found[0] if found else None

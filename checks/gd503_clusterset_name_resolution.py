@@ -11,29 +11,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host_situation import GlobalService, expected_answers
-from globalnet_doctor.host_view import DnsAnswer, DnsQuery, HostProbe, HostRole, HostView
-from globalnet_doctor.model import Finding, ResourceRef, Severity
-from globalnet_doctor.spec import CheckContext, NotApplicable
-from globalnet_doctor.view import ClusterView
-
-from ._host import (
+from globalnet_doctor.facts.clusterset import (
+    ClusterFacts,
+    GlobalService,
+    clusterset_names,
+    expected_answers,
+)
+from globalnet_doctor.facts.dns import effective_nameservers
+from globalnet_doctor.host_check import (
     HostCheck,
-    effective_nameservers,
     facts_of,
     require_host,
     require_probes,
     service_ref,
 )
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import DnsAnswer, DnsQuery, HostProbe, HostRole, HostView
+from globalnet_doctor.model import Finding, ResourceRef, Severity
+from globalnet_doctor.spec import CheckContext, NotApplicable
+from globalnet_doctor.view import ClusterView
 
 DECIDING_RCODES = ("NOERROR", "NXDOMAIN")
 """Answers that end glibc's walk through the nameservers."""
 
 
-def _queries(host: HostView, clusters: Sequence[ClusterView], settings: Settings) -> list[DnsQuery]:
-    cluster_facts = host_facts.cluster_facts(clusters, settings)
+def _queries(host: HostView, cluster_facts: ClusterFacts) -> list[DnsQuery]:
     nameservers = effective_nameservers(host.resolv_conf)
     return [
         DnsQuery(name, nameserver)
@@ -64,9 +67,9 @@ class ClustersetNameResolution(HostCheck):
 
     @classmethod
     def host_probe_requests(
-        cls, host: HostView, clusters: Sequence[ClusterView], settings: Settings
+        cls, host: HostSituation, clusters: Sequence[ClusterView], settings: Settings
     ) -> Sequence[HostProbe]:
-        return _queries(host, clusters, settings)
+        return _queries(host.view, host.facts) if host.view is not None else []
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         host = require_host(ctx)
@@ -81,7 +84,7 @@ class ClustersetNameResolution(HostCheck):
             raise NotApplicable("no exported service has a global IP to resolve")
         owners: dict[str, list[GlobalService]] = {}
         for service in cluster_facts.services:
-            for name in host_facts.clusterset_names(service):
+            for name in clusterset_names(service):
                 owners.setdefault(name, []).append(service)
         unanswered: dict[str, dict[str, str]] = {}
         for name, wanted in expected.items():

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.kinds import Read
-from globalnet_doctor.model import Finding, Severity
-from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
-
-from ._submariner import require_submariner
-from .gd502_dnsmasq_upstream_stale import (
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.dns import (
     COREDNS_CONFIGMAP,
     COREDNS_NAMESPACE,
     COREFILE_KEY,
@@ -26,6 +22,10 @@ from .gd502_dnsmasq_upstream_stale import (
     lighthouse_reads,
     service_discovery,
 )
+from globalnet_doctor.facts.submariner import require_submariner
+from globalnet_doctor.kinds import Read
+from globalnet_doctor.model import Finding, Severity
+from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
 
 
 class CorednsClustersetForward(Check):
@@ -39,7 +39,7 @@ class CorednsClustersetForward(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *facts.submariner_reads(settings),
+            *submariner.submariner_reads(settings),
             Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
             # Every ConfigMap of kube-system: CoreDNS's own and a custom Lighthouse one.
             Read(kinds.CONFIGMAPS, COREDNS_NAMESPACE),
@@ -48,11 +48,11 @@ class CorednsClustersetForward(Check):
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
-        cr = require_submariner(ctx)
+        cr = require_submariner(ctx.cluster, ctx.settings)
         discovery = service_discovery(view, settings)
-        if discovery is None and not (cr.get("spec") or {}).get("serviceDiscoveryEnabled"):
+        if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
             raise NotApplicable("service discovery (Lighthouse) is not enabled")
-        custom = ((discovery or {}).get("spec") or {}).get("coreDNSCustomConfig") or {}
+        custom = objects.spec(discovery).get("coreDNSCustomConfig") or {}
         if custom.get("configMapName"):
             namespace = custom.get("namespace") or COREDNS_NAMESPACE
             name, key = str(custom["configMapName"]), CUSTOM_CONFIG_KEY
@@ -67,7 +67,7 @@ class CorednsClustersetForward(Check):
         if configmap is None:
             raise NotApplicable(f"no CoreDNS ConfigMap {namespace}/{name} (not CoreDNS?)")
         expected = lighthouse_cluster_ip(view, settings)
-        forwards = corefile_clusterset_forwards(str((configmap.get("data") or {}).get(key, "")))
+        forwards = corefile_clusterset_forwards(str(objects.data(configmap).get(key, "")))
         resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
         evidence = {
             "configMap": f"{namespace}/{name}",

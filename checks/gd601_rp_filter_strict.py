@@ -12,49 +12,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from globalnet_doctor.host_situation import ClusterFacts, neighbour_gateways
+from globalnet_doctor.facts.sysctl import (
+    KERNEL_DEFAULT,
+    MODES,
+    STRICT,
+    interfaces_to_judge,
+    sysctl_name,
+)
+from globalnet_doctor.host_check import (
+    HostCheck,
+    facts_of,
+    require_host,
+    require_situation,
+    route_taken,
+)
 from globalnet_doctor.host_view import HostRole, HostView, PersistedValue, as_int, rp_filter_path
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable
-
-from ._host import HostCheck, facts_of, require_host, route_taken, sysctl_name
-
-STRICT = 1
-MODES = {0: "off", 1: "strict", 2: "loose"}
-KERNEL_DEFAULT = 0
-"""The kernel's rp_filter default; a key no file sets starts from it at boot."""
 
 
 def _mode(value: int | None) -> str:
     if value is None:
         return "unknown"
     return f"{value} ({MODES.get(value, 'unknown')})"
-
-
-def interfaces_to_judge(
-    host: HostView, cluster_facts: ClusterFacts, role: HostRole | None
-) -> dict[str, str]:
-    """interface -> why it matters: the one holding a gateway node's own InternalIP; on an
-    external host, the ones that reach a neighbouring gateway and the one the global CIDR's
-    traffic leaves by."""
-    found: dict[str, str] = {}
-    if role is HostRole.GATEWAY:
-        for node in cluster_facts.gateway_nodes:
-            address = host.address_of(node.address)
-            if address is not None:
-                found.setdefault(address.interface, f"it holds the InternalIP of {node.describe()}")
-        return found
-    for node in neighbour_gateways(host, cluster_facts):
-        lookup = host.route_lookups.get(node.address)
-        if lookup is not None and lookup.interface:
-            found.setdefault(lookup.interface, f"it reaches {node.describe()}")
-    range_lookup = host.route_lookups.get(cluster_facts.range_probe_address())
-    if range_lookup is not None and range_lookup.interface and range_lookup.interface != "lo":
-        found.setdefault(
-            range_lookup.interface,
-            f"traffic to the global CIDR {cluster_facts.global_range} leaves by it",
-        )
-    return found
 
 
 def _persisted_interface(host: HostView, interface: str) -> PersistedValue | None:
@@ -84,7 +64,8 @@ class RpFilterStrict(HostCheck):
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         host = require_host(ctx)
         cluster_facts = facts_of(ctx)
-        interfaces = interfaces_to_judge(host, cluster_facts, ctx.host_role)
+        role = require_situation(ctx).role
+        interfaces = interfaces_to_judge(host, cluster_facts, role)
         if not interfaces:
             raise NotApplicable(
                 "no interface of this machine reaches a gateway node or carries traffic to the "
@@ -110,7 +91,7 @@ class RpFilterStrict(HostCheck):
                     "effectiveAtBoot": at_boot,
                 },
                 "sysctlFiles": list(host.sysctl_files),
-                "role": ctx.host_role.value if ctx.host_role else None,
+                "role": role.value if role else None,
             }
             range_lookup = host.route_lookups.get(cluster_facts.range_probe_address())
             if range_lookup is not None:

@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import host_situation as host_facts
-from globalnet_doctor.host_situation import ClusterFacts, NodeAddress, OwnerSource
+from globalnet_doctor.facts.cidrs import overlaps
+from globalnet_doctor.facts.clusterset import ClusterFacts, NodeAddress
+from globalnet_doctor.facts.gateways import GATEWAY_LABEL
+from globalnet_doctor.host_check import HostCheck, facts_of, require_host, route_taken
+from globalnet_doctor.host_situation import (
+    OwnerSource,
+    suggested_gateway,
+)
 from globalnet_doctor.host_view import HostRole, HostView, RouteLookup
 from globalnet_doctor.model import Finding, ResourceRef, Severity
 from globalnet_doctor.spec import CheckContext
-
-from ._cidrs import overlaps
-from ._host import HostCheck, facts_of, require_host, route_taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +60,7 @@ def judge(
     if not node.gateway:
         return RouteProblem(
             "not-a-gateway",
-            f"{path} via {node.describe()}, which is not labelled "
-            f"{host_facts.GATEWAY_LABEL}=true: {taken}",
+            f"{path} via {node.describe()}, which is not labelled {GATEWAY_LABEL}=true: {taken}",
             node,
         )
     if owner is not None and node.context != owner:
@@ -81,16 +84,6 @@ def _cidr_text(cidrs: Sequence[str], global_range: str) -> str:
     if cidrs[0] == global_range and len(cidrs) > 1:
         return f"{global_range} (and {', '.join(cidrs[1:])} in it)"
     return ", ".join(cidrs)
-
-
-def suggested_gateway(
-    host: HostView, cluster_facts: ClusterFacts, owner: str | None
-) -> NodeAddress | None:
-    """A gateway node on a connected subnet, of the owning cluster when it is known."""
-    candidates = [n for n in cluster_facts.gateway_nodes if host.addresses_reaching(n.address)]
-    preferred = [n for n in candidates if owner is None or n.context == owner]
-    chosen = preferred or candidates
-    return chosen[0] if chosen else None
 
 
 def _remedy(host: HostView, cluster_facts: ClusterFacts, owner: str | None) -> str:

@@ -11,13 +11,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host_situation import GlobalService
+from globalnet_doctor.facts.clusterset import ClusterFacts, GlobalService
+from globalnet_doctor.host_check import (
+    HostCheck,
+    facts_of,
+    require_host,
+    require_probes,
+    route_taken,
+    service_ref,
+)
+from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import (
     HostProbe,
     HostRole,
-    HostView,
     IcmpAnswer,
     IcmpEcho,
     IcmpOutcome,
@@ -29,8 +36,6 @@ from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView
 
-from ._host import HostCheck, facts_of, require_host, require_probes, route_taken, service_ref
-
 MAX_PORTS = 3
 """TCP ports tried per service: enough to tell a closed port from a dead path."""
 
@@ -39,9 +44,9 @@ def targets(services: Iterable[GlobalService]) -> list[GlobalService]:
     return [s for s in services if s.global_ip]
 
 
-def _probes(host: HostView, clusters: Sequence[ClusterView], settings: Settings) -> list[HostProbe]:
+def _probes(cluster_facts: ClusterFacts) -> list[HostProbe]:
     planned: list[HostProbe] = []
-    for service in targets(host_facts.cluster_facts(clusters, settings).services):
+    for service in targets(cluster_facts.services):
         assert service.global_ip is not None
         planned.append(IcmpEcho(service.global_ip))
         planned += [TcpConnect(service.global_ip, p) for p in service.tcp_ports[:MAX_PORTS]]
@@ -59,9 +64,9 @@ class GlobalIpUnreachable(HostCheck):
 
     @classmethod
     def host_probe_requests(
-        cls, host: HostView, clusters: Sequence[ClusterView], settings: Settings
+        cls, host: HostSituation, clusters: Sequence[ClusterView], settings: Settings
     ) -> Sequence[HostProbe]:
-        return _probes(host, clusters, settings)
+        return _probes(host.facts)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         host = require_host(ctx)

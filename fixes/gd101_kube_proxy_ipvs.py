@@ -6,10 +6,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from globalnet_doctor_checks import gd101_kube_proxy_ipvs as kube_proxy
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import kube_proxy, objects
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import KubeObject
@@ -69,7 +68,7 @@ class KubeProxyToIptables(Fix):
         steps: list[Step] = []
         configmap = view.get(kinds.CONFIGMAPS, kube_proxy.NAME, kube_proxy.NAMESPACE)
         if configmap is not None and kube_proxy.configured_mode(configmap) == "ipvs":
-            data = dict(configmap.get("data") or {})
+            data = dict(objects.data(configmap))
             data[kube_proxy.CONFIG_KEY] = iptables_config(data[kube_proxy.CONFIG_KEY])
             steps.append(
                 self._update(

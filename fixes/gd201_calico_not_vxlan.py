@@ -17,19 +17,16 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from globalnet_doctor_checks import _calico
-from globalnet_doctor_checks.gd201_calico_not_vxlan import IPIP_ENV
-from globalnet_doctor_checks.gd202_calico_bird_probes import BIRD_FLAGS
-
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import calico as _calico
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.calico import BIRD_FLAGS, BIRDLESS_BACKENDS, IPIP_ENV
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.view import ClusterView, KubeObject
 
 VXLAN_ENV = "CALICO_IPV4POOL_VXLAN"
 VXLAN = "vxlan"
 BGP = "bird"
-BIRDLESS_BACKENDS = frozenset({VXLAN, "none"})
-"""Backends that start no BIRD, so probes must not ask it (as GD202 judges)."""
 RESTART_ANNOTATION = "gdoctor/calico-backend"
 """Set on calico-node's pod template when only the ConfigMap changed, so the DaemonSet
 controller restarts the pods (calico-node reads calico_backend only when it starts)."""
@@ -96,8 +93,8 @@ def drop_bird_probe_flags(container: dict[str, Any]) -> None:
 
 def _containers(daemonset: dict[str, Any]) -> list[dict[str, Any]]:
     """The calico-node containers of a DaemonSet copy, as the checks pick them."""
-    containers: list[dict[str, Any]] = list(_calico.calico_node_containers(daemonset))
-    return containers
+    # A copy's containers are plain dicts, edited in place.
+    return [c for c in _calico.calico_node_containers(daemonset) if isinstance(c, dict)]
 
 
 def _set_env(container: dict[str, Any], name: str, value: str) -> None:
@@ -132,7 +129,7 @@ def _pool_steps(view: ClusterView) -> list[Step]:
         if pool.ipip_mode == "Never" and pool.vxlan_mode == "Always":
             continue
         after = updated(pool.obj)
-        spec = dict(after.get("spec") or {})
+        spec = dict(objects.spec(after))
         spec["ipipMode"] = "Never"
         spec["vxlanMode"] = "Always"
         after["spec"] = spec
@@ -161,7 +158,7 @@ class CalicoToVxlan(Fix):
         backend_in_configmap: object = None
         configmap_changed = False
         if configmap is not None:
-            data = dict(configmap.get("data") or {})
+            data = dict(objects.data(configmap))
             backend_in_configmap = data.get(_calico.BACKEND_KEY)
             if _is_bgp(backend_in_configmap):
                 data[_calico.BACKEND_KEY] = backend_in_configmap = VXLAN

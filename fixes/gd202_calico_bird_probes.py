@@ -12,13 +12,12 @@ step's reason instead.
 
 from __future__ import annotations
 
-from globalnet_doctor_checks import _calico
-
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import calico as _calico
+from globalnet_doctor.facts.calico import BIRDLESS_BACKENDS
 from globalnet_doctor.fixspec import Fix, FixContext, Safety, Step, updated
 
 from .gd201_calico_not_vxlan import (
-    BIRDLESS_BACKENDS,
     _containers,
     _refuse_operator_managed,
     _update,

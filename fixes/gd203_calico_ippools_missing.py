@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from globalnet_doctor_checks import _calico
-from globalnet_doctor_checks._cidrs import covers, overlaps, parse_network
-from globalnet_doctor_checks.gd203_calico_ippools_missing import CRD_API, V3_API
-
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import calico as _calico
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.calico import CRD_API, V3_API
+from globalnet_doctor.facts.cidrs import covers, overlaps, parse_network
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.view import ClusterView
 
@@ -67,9 +67,9 @@ def local_pod_cidrs(view: ClusterView, settings: Settings) -> list[str]:
     """The CIDRs this cluster's own pods take addresses from: the Submariner CR's clusterCIDR
     and calico-node's pod pool variables."""
     cidrs: list[str] = []
-    cr = facts.submariner_cr(view, settings)
+    cr = submariner.submariner_cr(view, settings)
     if cr is not None:
-        cidrs.extend(facts.submariner_field(cr, "clusterCIDR"))
+        cidrs.extend(submariner.submariner_field(cr, "clusterCIDR"))
     daemonset = _calico.calico_node(view)
     for container in _calico.calico_node_containers(daemonset) if daemonset else []:
         env = _calico.literal_env(container)
@@ -130,7 +130,7 @@ class CreateRemoteIPPools(Fix):
                         f"pod CIDR, not a pool change; gdoctor changes nothing in {view.name}"
                     )
                 after = updated(pool.obj)
-                after["spec"] = {**(after.get("spec") or {}), "disabled": True}
+                after["spec"] = {**objects.spec(after), "disabled": True}
                 after["spec"]["natOutgoing"] = False
                 wrong = [
                     *(["disabled: false -> true"] if not pool.disabled else []),

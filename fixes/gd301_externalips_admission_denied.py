@@ -23,8 +23,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
-from globalnet_doctor_checks._admission import (
+from globalnet_doctor import kinds
+from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts.admission import (
     CIDRS_FLAG,
+    DENY_SERVICE_EXTERNAL_IPS,
     USERNAMES_FLAG,
     Verdict,
     WebhookArgs,
@@ -32,8 +36,8 @@ from globalnet_doctor_checks._admission import (
     probe_result,
     webhook_args,
 )
-from globalnet_doctor_checks._cidrs import Network, parse_network
-from globalnet_doctor_checks._globalnet import (
+from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.globalnet import (
     RETRIGGER_ANNOTATION,
     SERVICE_REF_LABEL,
     Export,
@@ -41,15 +45,8 @@ from globalnet_doctor_checks._globalnet import (
     exports,
     failure_conditions,
     globalnet_user,
-    labels_of,
-    name_of,
-    namespace_of,
     service_ingress_ip,
 )
-from globalnet_doctor_checks.gd301_externalips_admission_denied import DENY_SERVICE_EXTERNAL_IPS
-
-from globalnet_doctor import facts, kinds
-from globalnet_doctor.config import Settings
 from globalnet_doctor.fixspec import (
     AdmissionGate,
     Fix,
@@ -145,19 +142,19 @@ def _retrigger_value(view: ClusterView) -> str:
 def _service_of_ingress_ip(giip: KubeObject) -> str:
     """The exported Service a GlobalIngressIP belongs to: ``spec.serviceRef`` (ClusterIP), the
     ``submariner.io/serviceRef`` label (headless), else its own name."""
-    reference = ((giip.get("spec") or {}).get("serviceRef") or {}).get("name")
-    return str(reference or labels_of(giip).get(SERVICE_REF_LABEL) or name_of(giip))
+    reference = (objects.spec(giip).get("serviceRef") or {}).get("name")
+    return str(reference or objects.labels(giip).get(SERVICE_REF_LABEL) or objects.name(giip))
 
 
 def failed_exports(view: ClusterView) -> list[Export]:
     """Exports whose GlobalIngressIP or ServiceExport records InternalServiceCreationFailed:
     Globalnet gave up on them and will not retry by itself."""
     failed = {
-        (namespace_of(giip), _service_of_ingress_ip(giip))
+        (objects.namespace(giip), _service_of_ingress_ip(giip))
         for giip, _ in failure_conditions(view.list(kinds.GLOBAL_INGRESS_IPS), "GlobalIngressIP")
     }
     failed |= {
-        (namespace_of(export), name_of(export))
+        (objects.namespace(export), objects.name(export))
         for export, _ in failure_conditions(view.list(kinds.SERVICE_EXPORTS), "ServiceExport")
     }
     return [e for e in exports(view) if (e.namespace, e.name) in failed]
@@ -171,7 +168,7 @@ def _awaiting_globalnet(view: ClusterView) -> list[str]:
         if export.headless or not export.cluster_ip_type:
             continue  # headless exports have per-backend IPs; GD302 judges those
         marked = any(
-            RETRIGGER_ANNOTATION in ((obj or {}).get("metadata") or {}).get("annotations", {})
+            RETRIGGER_ANNOTATION in objects.metadata(obj).get("annotations", {})
             for obj in (export.service, export.export)
         )
         giip = service_ingress_ip(view, export)
@@ -217,7 +214,7 @@ class AllowGlobalnetExternalIps(Fix):
 
     def plan(self, ctx: FixContext) -> list[Step]:
         view, settings = ctx.cluster, ctx.settings
-        global_cidr = parse_network(facts.global_cidr(view, settings) or "")
+        global_cidr = parse_network(submariner.global_cidr(view, settings) or "")
         if global_cidr is None:
             return []  # GD301 skips without Globalnet
         args = webhook_args(view, settings, global_cidr)
@@ -234,12 +231,12 @@ class AllowGlobalnetExternalIps(Fix):
             # Only where the probe showed admission itself refusing: where gdoctor may not
             # impersonate (or the probe said something else) no dry run could ever say yes.
             judged = verdict in (Verdict.DENIED_BY_ADMISSION, Verdict.WEBHOOK_UNREACHABLE)
-            probe = admission_probe(view, settings) if steps and judged else None
-            if probe is not None and args is not None:
+            dry_run = admission_probe(view, settings) if steps and judged else None
+            if dry_run is not None and args is not None:
                 # The Deployment update only starts the rollout: until the new pods alone
                 # answer, an old one may reject the retry, and Globalnet would not retry again.
                 namespace, _, name = args.name.partition("/")
-                gate = AdmissionGate(probe, (namespace, name))
+                gate = AdmissionGate(dry_run, (namespace, name))
                 retriggers = [_once_admitted(step, gate, settings) for step in retriggers]
             steps.extend(retriggers)
         if not steps:
@@ -248,7 +245,7 @@ class AllowGlobalnetExternalIps(Fix):
 
     def awaiting(self, ctx: FixContext) -> str | None:
         view, settings = ctx.cluster, ctx.settings
-        global_cidr = parse_network(facts.global_cidr(view, settings) or "")
+        global_cidr = parse_network(submariner.global_cidr(view, settings) or "")
         if global_cidr is None:
             return None
         args = webhook_args(view, settings, global_cidr)
@@ -343,7 +340,7 @@ class AllowGlobalnetExternalIps(Fix):
     @staticmethod
     def _annotate(view: ClusterView, export: Export, service: KubeObject, marker: str) -> Step:
         after = updated(service)
-        annotations = dict(after["metadata"].get("annotations") or {})
+        annotations = dict(objects.annotations_of(after))
         annotations[RETRIGGER_ANNOTATION] = marker
         after["metadata"]["annotations"] = annotations
         return KubeChange(
@@ -362,7 +359,7 @@ class AllowGlobalnetExternalIps(Fix):
     @staticmethod
     def _recreate(view: ClusterView, export: Export, marker: str) -> Iterable[Step]:
         obj = export.export
-        metadata = obj.get("metadata") or {}
+        metadata = objects.metadata(obj)
         if metadata.get("finalizers") or metadata.get("deletionTimestamp"):
             raise PlanError(
                 f"ServiceExport {export.key} in {view.name} has finalizers "
@@ -373,7 +370,7 @@ class AllowGlobalnetExternalIps(Fix):
             )
         fresh = _recreated(obj)
         fresh["metadata"]["annotations"] = {
-            **(fresh["metadata"].get("annotations") or {}),
+            **objects.annotations_of(fresh),
             RETRIGGER_ANNOTATION: marker,
         }
         yield KubeChange(

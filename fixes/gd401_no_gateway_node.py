@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globalnet_doctor_checks.gd401_no_gateway_node import GATEWAY_LABEL
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.gateways import GATEWAY_LABEL, is_gateway
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 
@@ -38,9 +38,9 @@ class LabelGatewayNode(Fix):
                 f"{ctx.cluster.name} has {len(nodes)} nodes; name the gateway "
                 f"with --node (one of {', '.join(names)})"
             )
-        labels = dict(chosen["metadata"].get("labels") or {})
-        if labels.get(GATEWAY_LABEL) == "true":
+        if is_gateway(chosen):
             return []
+        labels = dict(objects.labels(chosen))
         labels[GATEWAY_LABEL] = "true"
         after = updated(chosen)
         after["metadata"]["labels"] = labels

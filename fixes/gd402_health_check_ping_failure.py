@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
+from globalnet_doctor.facts import objects, submariner
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 
 
@@ -14,10 +15,10 @@ class DisableHealthCheck(Fix):
     order = 90
 
     def plan(self, ctx: FixContext) -> list[Step]:
-        cr = facts.submariner_cr(ctx.cluster, ctx.settings)
+        cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
         if cr is None:
             return []
-        spec = dict(cr.get("spec") or {})
+        spec = dict(objects.spec(cr))
         health = dict(spec.get("connectionHealthCheck") or {})
         if health.get("enabled") is False:
             return []
@@ -38,8 +39,8 @@ class DisableHealthCheck(Fix):
         ]
 
     def awaiting(self, ctx: FixContext) -> str | None:
-        cr = facts.submariner_cr(ctx.cluster, ctx.settings)
-        health = ((cr or {}).get("spec") or {}).get("connectionHealthCheck") or {}
+        cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
+        health = objects.spec(cr).get("connectionHealthCheck") or {}
         if health.get("enabled") is False:
             return (
                 "the Submariner operator must restart the gateway pods without the health "

@@ -12,10 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import gd501_stale_resolv_conf as host_resolv_conf
-
-from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.dns import dns_service_for, managed_by
 from globalnet_doctor.fixspec import (
     FileChange,
     FileWrite,
@@ -76,7 +74,7 @@ class RepointResolvConf(Fix):
     def plan(self, ctx: FixContext) -> list[Step]:
         host = ctx.host_view
         resolv = host.resolv_conf
-        manager = host_resolv_conf.managed_by(resolv)
+        manager = managed_by(resolv)
         finding = ctx.result.findings[0] if ctx.result.findings else None
         if manager is not None:
             steps = finding.remediation.text if finding and finding.remediation else ""
@@ -84,9 +82,9 @@ class RepointResolvConf(Fix):
                 f"{resolv.path} is managed by {manager}, which would overwrite an edit: gdoctor "
                 f"changes nothing. {steps}".strip()
             )
-        facts = host_facts.cluster_facts(ctx.clusters, ctx.settings)
+        facts = ctx.host_facts
         owner = ctx.host.owner.context if ctx.host is not None else None
-        dns = host_resolv_conf.dns_service_for(facts, owner, ctx.settings.dns_service)
+        dns = dns_service_for(facts, owner, ctx.settings.dns_service)
         if dns.global_ip is None:
             return []
         read = ctx.files.get(resolv.path)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import gd502_dnsmasq_upstream_stale as dns_config
-
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import dns as dns_config
+from globalnet_doctor.facts import objects
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject
@@ -50,13 +50,13 @@ def pods_mounting(view: ClusterView, namespace: str, configmap: str) -> list[Kub
     """Running pods of the Deployments in ``namespace`` whose template mounts the ConfigMap."""
     selectors = []
     for deployment in view.list(kinds.DEPLOYMENTS, namespace):
-        template = deployment.get("spec", {}).get("template", {}).get("spec", {})
+        template = objects.pod_template_spec(deployment)
         volumes = template.get("volumes") or []
         if any((v.get("configMap") or {}).get("name") == configmap for v in volumes):
             selectors.append(deployment["spec"].get("selector", {}).get("matchLabels") or {})
     pods = []
     for pod in view.list(kinds.PODS, namespace):
-        labels = pod["metadata"].get("labels") or {}
+        labels = objects.labels(pod)
         if pod["metadata"].get("deletionTimestamp"):
             continue
         if any(s and all(labels.get(k) == v for k, v in s.items()) for s in selectors):
@@ -82,11 +82,11 @@ class RepointDnsmasq(Fix):
         expected = dns_config.lighthouse_cluster_ip(view, settings)
         if configmap is None or expected is None:
             return []
-        data = dict(configmap.get("data") or {})
+        data = dict(objects.data(configmap))
         keys = [k for k in data if _DNSMASQ_LINE.search(str(data[k]))] or ["upstreamservers"]
         for key in keys:
             data[key] = with_dnsmasq_line(str(data.get(key, "")), expected)
-        if data == (configmap.get("data") or {}):
+        if data == objects.data(configmap):
             return []
         steps: list[Step] = [
             KubeChange(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from globalnet_doctor_checks import gd502_dnsmasq_upstream_stale as dns_config
-
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import dns as dns_config
+from globalnet_doctor.facts import objects
 from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
 
 from .gd502_dnsmasq_upstream_stale import (
@@ -26,7 +26,7 @@ class RewriteLighthouseBlock(Fix):
         expected = dns_config.lighthouse_cluster_ip(view, settings)
         if configmap is None or expected is None:
             return []
-        data = dict(configmap.get("data") or {})
+        data = dict(objects.data(configmap))
         corefile = str(data.get(dns_config.COREFILE_KEY, ""))
         data[dns_config.COREFILE_KEY] = with_lighthouse_forward(corefile, expected)
         if data[dns_config.COREFILE_KEY] == corefile:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os  # noqa: TID251 (until the plan uses HostView.path_under_root and HostFile.real_path)
 from collections.abc import Sequence
 
-from globalnet_doctor_checks import gd601_rp_filter_strict as host_rp_filter
-
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.sysctl import STRICT, interfaces_to_judge, sysctl_name
 from globalnet_doctor.fixspec import (
     FileChange,
     FileWrite,
@@ -19,7 +18,7 @@ from globalnet_doctor.fixspec import (
     Step,
     SysctlChange,
 )
-from globalnet_doctor.host_situation import HostSituation, cluster_facts
+from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import as_int, parse_sysctl_file, rp_filter_path
 
 PERSIST_FILE = "etc/sysctl.d/99-zz-gdoctor.conf"
@@ -34,11 +33,6 @@ def persist_path(root: str) -> str:
     return os.path.join(root, PERSIST_FILE)
 
 
-def _dotted(key: str) -> str:
-    parts = key.split("/")
-    return key if any("." in p for p in parts) else ".".join(parts)
-
-
 def with_assignments(text: str, values: dict[str, str]) -> str:
     """The sysctl.d file with each key's line set to its value: an existing line for the key
     is rewritten where it stands, a missing one appended; every other line kept."""
@@ -49,11 +43,13 @@ def with_assignments(text: str, values: dict[str, str]) -> str:
         assignment = by_line.get(number)
         if assignment is not None and assignment.key in pending:
             ending = "\n" if line.endswith("\n") else ""
-            lines[number - 1] = f"{_dotted(assignment.key)} = {pending.pop(assignment.key)}{ending}"
+            lines[number - 1] = (
+                f"{sysctl_name(assignment.key)} = {pending.pop(assignment.key)}{ending}"
+            )
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     body = "".join(lines) or _HEADER
-    return body + "".join(f"{_dotted(key)} = {value}\n" for key, value in pending.items())
+    return body + "".join(f"{sysctl_name(key)} = {value}\n" for key, value in pending.items())
 
 
 class LooseRpFilter(Fix):
@@ -74,9 +70,7 @@ class LooseRpFilter(Fix):
     def plan(self, ctx: FixContext) -> list[Step]:
         host = ctx.host_view
         role = ctx.host.role if ctx.host is not None else None
-        interfaces = host_rp_filter.interfaces_to_judge(
-            host, cluster_facts(ctx.clusters, ctx.settings), role
-        )
+        interfaces = interfaces_to_judge(host, ctx.host_facts, role)
         if not interfaces:
             raise PlanError("no interface of this machine reaches a gateway node")
         mode = str(ctx.options.rp_filter)
@@ -91,9 +85,9 @@ class LooseRpFilter(Fix):
             if name != "all" and persisted is None:
                 persisted = host.persisted(rp_filter_path("default"))
             boot = as_int(persisted.value) if persisted is not None else None
-            strict_at_boot |= boot == host_rp_filter.STRICT
+            strict_at_boot |= boot == STRICT
             value = runtime
-            if as_int(runtime) == host_rp_filter.STRICT:
+            if as_int(runtime) == STRICT:
                 value = mode
                 why = interfaces.get(
                     name, "the kernel applies the stronger of all and the interface"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from globalnet_doctor_checks import gd602_globalcidr_route_missing as host_global_route
-
-from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.fixspec import Fix, FixContext, PlanError, RouteChange, Safety, Step
+from globalnet_doctor.host_situation import suggested_gateway
 from globalnet_doctor.host_view import HostView, Route
 
 MAIN_TABLE = 254
@@ -38,9 +36,9 @@ class RouteGlobalCidr(Fix):
 
     def plan(self, ctx: FixContext) -> list[Step]:
         host = ctx.host_view
-        facts = host_facts.cluster_facts(ctx.clusters, ctx.settings)
+        facts = ctx.host_facts
         owner = ctx.host.owner.context if ctx.host is not None else None
-        gateway = host_global_route.suggested_gateway(host, facts, owner)
+        gateway = suggested_gateway(host, facts, owner)
         if gateway is None:
             raise PlanError(
                 "no gateway node is on a subnet this machine has an address on: give it an "

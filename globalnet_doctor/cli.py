@@ -158,6 +158,24 @@ def explain(check_id: str) -> None:
         _fail(f"{check.id} has no documentation page installed", ExitCode.INCOMPLETE)
         return
     click.echo(page, nl=not page.endswith("\n"))
+    click.echo(_installed_modules(registry, check), nl=False)
+
+
+def _installed_modules(registry: Registry, check: type[Check]) -> str:
+    """Where the check and its fix come from, so a reader finds the code of any pack."""
+    from globalnet_doctor.registry import RegistryError, load_fixes
+
+    try:
+        fix_line = _module_line(load_fixes(registry).get(check.id))
+    except RegistryError as exc:
+        fix_line = f"unknown (invalid fix plugin: {exc})"
+    return f"\n## Installed modules\n\nCheck: {_module_line(check)}\nFix: {fix_line}\n"
+
+
+def _module_line(code: type | None) -> str:
+    if code is None:
+        return "none"
+    return f"{code.__module__} ({code.__qualname__})"
 
 
 def _run_option_list() -> list[tuple[str, Callable[[F], F]]]:

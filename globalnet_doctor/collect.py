@@ -22,6 +22,7 @@ from globalnet_doctor.bundle import NOT_IN_BUNDLE, Bundle, BundleError, BundleWr
 from globalnet_doctor.config import Settings, typed_settings
 from globalnet_doctor.diagnose import build_report, read_everything
 from globalnet_doctor.errors import UsageError
+from globalnet_doctor.facts.clusterset import cluster_facts
 from globalnet_doctor.formatters.json import report_to_dict
 from globalnet_doctor.host_situation import HostMode, HostSituation
 from globalnet_doctor.host_view import host_view_from_dict, host_view_to_dict
@@ -174,5 +175,5 @@ def _replayed_host(
         view = host_view_from_dict(bundle.json(HOST_MEMBER))
     except ValueError as exc:  # a ShapeError, or an observedAt that is no ISO time
         raise BundleError(f"{HOST_MEMBER} in the bundle is malformed: {exc}") from None
-    cluster_facts = host_facts.cluster_facts(views, options.settings)
-    return host_facts.situation(view, cluster_facts, views, options.settings, options.host.mode)
+    facts = cluster_facts(views, options.settings)
+    return host_facts.situation(view, facts, views, options.settings, options.host.mode)

@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from globalnet_doctor import __version__, facts
+from globalnet_doctor import __version__
 from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.clusterset import cluster_facts, host_reads
+from globalnet_doctor.facts.submariner import cluster_id, submariner_reads
 from globalnet_doctor.host_situation import HostMode, HostSituation
 from globalnet_doctor.host_view import HostProbe
 from globalnet_doctor.kinds import Probe, Read, plan_reads
@@ -24,9 +26,9 @@ def reads_for(
 ) -> list[Read]:
     """The engine's own reads (with the host facts' when a selected check reads the machine),
     then every read of the selected checks, deduplicated."""
-    wanted = list(facts.submariner_reads(settings))
+    wanted = list(submariner_reads(settings))
     if host_mode is not HostMode.OFF and any(c.reads_host() for c in checks):
-        wanted.extend(host_facts.host_reads(settings))
+        wanted.extend(host_reads(settings))
     for check in checks:
         wanted.extend(check.reads(settings))
     return plan_reads(wanted)
@@ -101,7 +103,8 @@ def read_host_situation(
     if mode is HostMode.OFF:
         # Nothing about the machine is judged, and the host reads were not made.
         return host_facts.HOST_CHECKS_OFF
-    cluster_facts = host_facts.cluster_facts(views, settings)
+    # Computed once: host checks and host fixes get these through the situation.
+    facts = cluster_facts(views, settings)
     # Imported here so that commands which never read the machine never import pyroute2.
     from globalnet_doctor.adapters.host_prober import send_probes
     from globalnet_doctor.adapters.host_reader import HostSource, read_host
@@ -110,10 +113,10 @@ def read_host_situation(
     # First without route lookups (one per global IP, costly with thousands of exports):
     # whether host checks run here needs only the machine's addresses.
     view = read_host(source, ())
-    found = host_facts.situation(view, cluster_facts, views, settings, mode)
+    found = host_facts.situation(view, facts, views, settings, mode)
     if found.applies and view.error is None:
-        view = read_host(source, cluster_facts.lookup_addresses())
-        found = host_facts.situation(view, cluster_facts, views, settings, mode)
+        view = read_host(source, facts.lookup_addresses())
+        found = host_facts.situation(view, facts, views, settings, mode)
     if progress is not None:
         progress("read the machine")
     if found.applies and view.error is None:
@@ -141,7 +144,7 @@ def host_probes(
         ):
             continue
         try:
-            planned.extend(check.host_probe_requests(found.view, views, options.settings))
+            planned.extend(check.host_probe_requests(found, views, options.settings))
         except (InputUnavailable, InputFailed):
             continue  # the check itself will skip or fail on the same missing input
     return list(dict.fromkeys(planned))
@@ -177,7 +180,7 @@ def _cluster_info(view: ClusterView, settings: Settings) -> ClusterInfo:
         name=view.name,
         server=view.server,
         reachable=view.reachable,
-        cluster_id=facts.cluster_id(view, settings),
+        cluster_id=cluster_id(view, settings),
         kubernetes_version=view.kubernetes_version,
         observed_at=iso_utc(view.observed_at),
         error=view.error,

@@ -130,8 +130,7 @@ class Fixer:
         """The fix's context for one result: a host-scope check's is the owning cluster's
         view (as the runner gives the check), with the machine."""
         if self.checks[fix.id].scope is Scope.HOST:
-            owner = seen.host.owner.context if seen.host is not None else None
-            view = next((v for v in seen.views if v.name == owner), seen.views[0])
+            view = seen.host.owner_view(seen.views) if seen.host is not None else seen.views[0]
         else:
             view = next(v for v in seen.views if v.name == cluster)
         return FixContext(

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.clusterset import ClusterFacts
+from globalnet_doctor.facts.sysctl import sysctl_name
 from globalnet_doctor.host_situation import HostSituation
 from globalnet_doctor.host_view import HostFile, HostView, Route
 from globalnet_doctor.kinds import DryRunCreate, Kind, Read
@@ -129,9 +131,8 @@ class SysctlChange:
 
     @property
     def name(self) -> str:
-        """As ``sysctl`` takes it: dotted, unless a component holds a dot (``eth0.100``)."""
-        parts = self.key.split("/")
-        return self.key if any("." in p for p in parts) else ".".join(parts)
+        """As ``sysctl`` takes it."""
+        return sysctl_name(self.key)
 
     def describe(self) -> str:
         return f"set sysctl {self.name}"
@@ -201,6 +202,13 @@ class FixContext:
         if self.host is None or self.host.view is None:
             raise PlanError("this run did not read the machine gdoctor runs on")
         return self.host.view
+
+    @property
+    def host_facts(self) -> ClusterFacts:
+        """The clusters' facts the run placed the machine with (the check's own)."""
+        if self.host is None:
+            raise PlanError("this run did not read the machine gdoctor runs on")
+        return self.host.facts
 
 
 class Fix:

@@ -6,6 +6,7 @@ prefers (EndpointSlice is ``discovery.k8s.io/v1beta1`` before 1.21 and ``v1`` af
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +138,7 @@ CALICO_IPPOOLS_V3 = Kind(
 )
 
 
-def selector_matches(selector: str, labels: dict[str, str]) -> bool:
+def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     """Equality-based label selectors (``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``), comma-joined."""
     for term in filter(None, (t.strip() for t in selector.split(","))):
         if "!=" in term:

@@ -76,15 +76,12 @@ def _run_one(
 ) -> CheckResult:
     if not cluster.reachable:
         return _errored(check, cluster.name, f"cluster unreachable: {cluster.error}", 0)
-    usable = _usable_host(host)
     context = CheckContext(
         cluster=cluster,
         clusters=clusters,
         settings=options.settings,
         probes=options.may_probe(check),
-        host=usable.view if usable else None,
-        host_role=usable.role if usable else None,
-        host_cluster=usable.owner.context if usable else None,
+        host=_usable_host(host),
     )
     return _result(check, context, cluster.name, options)
 
@@ -114,16 +111,12 @@ def _run_host(
         )
     if not clusters:
         return _skipped(check, HOST, "no cluster in this run")
-    owner = host.owner.context
-    cluster = next((v for v in clusters if v.name == owner), clusters[0])
     context = CheckContext(
-        cluster=cluster,
+        cluster=host.owner_view(clusters),
         clusters=clusters,
         settings=options.settings,
         probes=options.may_probe(check),
-        host=host.view,
-        host_role=host.role,
-        host_cluster=owner,
+        host=host,
     )
     return _result(check, context, HOST, options)
 

@@ -9,10 +9,13 @@ from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host_view import HostProbe, HostRole, HostView
+from globalnet_doctor.facts import objects
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import HostProbe, HostRole
 from globalnet_doctor.kinds import Kind, Probe, Read
 from globalnet_doctor.model import Finding, Remediation, ResourceRef, Severity
 from globalnet_doctor.view import ClusterView, KubeObject
+from globalnet_doctor.view import NotApplicable as NotApplicable  # check authors import it here
 
 
 class Scope(enum.StrEnum):
@@ -20,14 +23,6 @@ class Scope(enum.StrEnum):
     """One result per cluster; the check may read every cluster's view."""
     HOST = "host"
     """One result for the machine gdoctor runs on."""
-
-
-class NotApplicable(Exception):
-    """The check does not apply here (Submariner absent, Calico absent, ...): ``skip``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +34,11 @@ class CheckContext:
     settings: Settings = field(default_factory=Settings)
     probes: bool = False
     """Whether this check may send traffic or write-verb requests."""
-    host: HostView | None = None
-    """The machine gdoctor runs on, when host checks run here (see "When host checks run")."""
-    host_role: HostRole | None = None
-    host_cluster: str | None = None
-    """The context of the cluster that owns the machine, when it is known. For a host-scope
-    check, ``cluster`` is that cluster's view (else the first cluster's)."""
+    host: HostSituation | None = None
+    """The machine gdoctor runs on (its view, role, owning cluster and the clusters' facts
+    that place it), when host checks run here and it could be read (see "When host checks
+    run"); the same object host fixes get. For a host-scope check, ``cluster`` is the owning
+    cluster's view (else the first cluster's)."""
 
 
 class Check:
@@ -79,7 +73,7 @@ class Check:
 
     @classmethod
     def host_probe_requests(
-        cls, host: HostView, clusters: Sequence[ClusterView], settings: Settings
+        cls, host: HostSituation, clusters: Sequence[ClusterView], settings: Settings
     ) -> Sequence[HostProbe]:
         """Probes to send from this machine, decided from the host and the clusters (only
         when probing, and only where host checks run)."""
@@ -115,14 +109,13 @@ class Check:
 
 def ref(cluster: str, kind: Kind, obj: KubeObject, api_version: str | None = None) -> ResourceRef:
     """The resource reference of an object read from ``cluster``."""
-    metadata = obj.get("metadata", {})
     version = api_version or obj.get("apiVersion") or kind.group
     return ResourceRef(
         cluster=cluster,
         api_version=str(version),
         kind=kind.kind,
-        namespace=metadata.get("namespace"),
-        name=str(metadata.get("name", "")),
+        namespace=objects.metadata(obj).get("namespace"),
+        name=objects.name(obj),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from globalnet_doctor.facts import objects
 from globalnet_doctor.kinds import Kind, Probe, Read, selector_matches
 
 KubeObject = Mapping[str, Any]
@@ -19,6 +20,15 @@ KubeObject = Mapping[str, Any]
 
 class InputUnavailable(Exception):
     """A read the check needs has no answer; the runner turns it into ``skip`` with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotApplicable(Exception):
+    """The check does not apply here (Submariner absent, Calico absent, ...): ``skip``. Beside
+    ``InputUnavailable`` so the facts that decide it raise it without depending on checks."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -96,14 +106,14 @@ class ClusterView:
         self, kind: Kind, namespace: str | None = None, label_selector: str | None = None
     ) -> Sequence[KubeObject]:
         wanted = Read(kind, namespace, label_selector=label_selector)
-        objects = self._answer_for(wanted).objects
+        found = self._answer_for(wanted).objects
         if wanted in self.answers:
-            return objects
+            return found
         return tuple(
             o
-            for o in objects
-            if (namespace is None or _namespace(o) == namespace)
-            and (label_selector is None or selector_matches(label_selector, _labels(o)))
+            for o in found
+            if (namespace is None or objects.namespace(o) == namespace)
+            and (label_selector is None or selector_matches(label_selector, objects.labels(o)))
         )
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> KubeObject | None:
@@ -112,9 +122,9 @@ class ClusterView:
         if answer is None:
             # A LIST of the kind (in that namespace or everywhere) answers a GET as well.
             listed = self.list(kind, namespace if kind.namespaced else None)
-            return next((o for o in listed if _name(o) == name), None)
-        objects = _usable(answer).objects
-        return objects[0] if objects else None
+            return next((o for o in listed if objects.name(o) == name), None)
+        found = _usable(answer).objects
+        return found[0] if found else None
 
     def api_version(self, kind: Kind) -> str | None:
         """The group/version the server served ``kind`` at, when any read of it succeeded."""
@@ -134,18 +144,3 @@ def _usable(answer: ReadAnswer) -> ReadAnswer:
     if answer.unavailable is not None:
         raise InputUnavailable(answer.unavailable)
     return answer
-
-
-def _namespace(obj: KubeObject) -> str | None:
-    ns: str | None = obj.get("metadata", {}).get("namespace")
-    return ns
-
-
-def _name(obj: KubeObject) -> str:
-    name: str = obj.get("metadata", {}).get("name", "")
-    return name
-
-
-def _labels(obj: KubeObject) -> dict[str, str]:
-    labels: dict[str, str] = obj.get("metadata", {}).get("labels") or {}
-    return labels

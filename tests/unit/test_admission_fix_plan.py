@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from globalnet_doctor_checks._admission import admission_probe
 from globalnet_doctor_checks.gd301_externalips_admission_denied import ExternalIpsAdmissionDenied
 from globalnet_doctor_fixes.gd301_externalips_admission_denied import (
     RETRIGGER_ANNOTATION,
@@ -18,6 +17,7 @@ from globalnet_doctor_fixes.gd301_externalips_admission_denied import (
 from views_from_objects import view_answering
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.admission import admission_probe
 from globalnet_doctor.fixspec import FixContext, FixOptions, PlanError
 from globalnet_doctor.model import CheckResult, Status
 from globalnet_doctor.spec import CheckContext

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from globalnet_doctor_checks._calico import ip_pools
 from globalnet_doctor_checks.gd201_calico_not_vxlan import (
     CalicoNotVxlan,
     calico_encapsulation_problems,
@@ -22,6 +21,7 @@ from views_from_objects import view_answering
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.calico import ip_pools
 from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.spec import CheckContext, NotApplicable
 from globalnet_doctor.view import InputUnavailable

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from globalnet_doctor_checks._cidrs import contains_address, covers, dashed, overlaps, parse_network
+
+from globalnet_doctor.facts.cidrs import contains_address, covers, dashed, overlaps, parse_network
 
 
 @pytest.mark.parametrize(

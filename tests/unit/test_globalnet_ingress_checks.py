@@ -7,14 +7,6 @@ import ipaddress
 from typing import Any
 
 import pytest
-from globalnet_doctor_checks._admission import (
-    Verdict,
-    admission_probe,
-    cidrs_cover,
-    classify,
-    flag_values,
-)
-from globalnet_doctor_checks._globalnet import internal_service_name, submariner_version
 from globalnet_doctor_checks.gd301_externalips_admission_denied import (
     ExternalIpsAdmissionDenied,
     ProbeUnanswered,
@@ -23,6 +15,15 @@ from globalnet_doctor_checks.gd302_global_ingress_ip_missing import GlobalIngres
 from views_from_objects import view_answering
 
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts.admission import (
+    Verdict,
+    admission_probe,
+    cidrs_cover,
+    classify,
+    flag_values,
+)
+from globalnet_doctor.facts.globalnet import internal_service_name
+from globalnet_doctor.facts.submariner import submariner_version
 from globalnet_doctor.model import Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable
 from globalnet_doctor.view import ClusterView, ProbeAnswer

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from globalnet_doctor_checks.gd501_stale_resolv_conf import StaleResolvConf, managed_by
+from globalnet_doctor_checks.gd501_stale_resolv_conf import StaleResolvConf
 from globalnet_doctor_checks.gd503_clusterset_name_resolution import (
     ClustersetNameResolution,
     resolver_verdict,
@@ -21,7 +21,10 @@ from views_from_objects import view_answering
 
 from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host_situation import HostMode, OwnerSource
+from globalnet_doctor.facts import clusterset
+from globalnet_doctor.facts.clusterset import expected_answers, host_reads
+from globalnet_doctor.facts.dns import managed_by
+from globalnet_doctor.host_situation import HostMode, HostSituation, Ownership, OwnerSource
 from globalnet_doctor.host_view import (
     Address,
     DnsAnswer,
@@ -52,7 +55,7 @@ GATEWAY = "172.16.255.183"
 def base_view(cluster: str) -> ClusterView:
     """A view of the healthy base's cluster answering the host facts' reads."""
     objects = read_cluster_folder(BASES / "healthy" / cluster)
-    reads = host_facts.host_reads(SETTINGS)
+    reads = host_reads(SETTINGS)
     return view_answering(cluster, reads, objects, default_version="v1alpha1")
 
 
@@ -73,7 +76,7 @@ def lookup(ip: str, gateway: str | None = GATEWAY, **fields: Any) -> RouteLookup
 
 def machine(address: str = "172.16.255.184", gateway: str | None = GATEWAY, **fields: Any):
     """The field report's host, routing the global CIDR via ``gateway``."""
-    cluster_facts = host_facts.cluster_facts(CLUSTER_VIEWS, SETTINGS)
+    cluster_facts = clusterset.cluster_facts(CLUSTER_VIEWS, SETTINGS)
     lookups = {ip: lookup(ip, gateway) for ip in cluster_facts.lookup_addresses()}
     for node in cluster_facts.gateway_nodes:
         lookups[node.address] = lookup(node.address, None, matched=None)
@@ -92,15 +95,22 @@ def machine(address: str = "172.16.255.184", gateway: str | None = GATEWAY, **fi
 
 
 def situation(view: HostView, settings: Settings = SETTINGS, mode: HostMode = HostMode.AUTO):
-    cluster_facts = host_facts.cluster_facts(CLUSTER_VIEWS, settings)
-    return host_facts.situation(view, cluster_facts, CLUSTER_VIEWS, settings, mode)
+    facts = clusterset.cluster_facts(CLUSTER_VIEWS, settings)
+    return host_facts.situation(view, facts, CLUSTER_VIEWS, settings, mode)
+
+
+def placed(view: HostView, role: HostRole = HostRole.EXTERNAL) -> HostSituation:
+    """The machine as the runner hands it to checks: placed, owned by member1."""
+    facts = clusterset.cluster_facts(CLUSTER_VIEWS, SETTINGS)
+    owner = Ownership("member1", "--host-cluster")
+    return HostSituation(True, "test", view, role, owner=owner, facts=facts)
 
 
 # -- facts and situation -----------------------------------------------------------------------
 
 
 def test_the_cluster_facts_of_the_healthy_base():
-    found = host_facts.cluster_facts(CLUSTER_VIEWS, SETTINGS)
+    found = clusterset.cluster_facts(CLUSTER_VIEWS, SETTINGS)
     assert {n.address for n in found.gateway_nodes} >= {GATEWAY, "172.16.255.181"}
     assert (found.global_range, found.global_range_source) == (
         "242.0.0.0/8",
@@ -109,7 +119,7 @@ def test_the_cluster_facts_of_the_healthy_base():
     assert {c.cidr for c in found.global_cidrs} == {"242.0.0.0/16", "242.1.0.0/16", "242.2.0.0/16"}
     (dns,) = found.dns_services
     assert (dns.context, dns.global_ip) == ("member1", "242.0.255.254")
-    names = host_facts.expected_answers(found)
+    names = expected_answers(found)
     assert names["nginx.default.svc.clusterset.local"] == ("242.1.255.253",)
     assert names["web-0.cluster-b.nginx-ss.default.svc.clusterset.local"] == ("242.1.255.251",)
     assert "node.default.svc.clusterset.local" not in names  # no selector: lighthouse#603
@@ -191,9 +201,7 @@ def test_probe_checks_skip_without_probes_and_say_how_to_run_them():
 
 
 def context(view: HostView, role: HostRole = HostRole.EXTERNAL, probes=False) -> CheckContext:
-    return CheckContext(
-        CLUSTER_VIEWS[0], CLUSTER_VIEWS, SETTINGS, probes, view, role, host_cluster="member1"
-    )
+    return CheckContext(CLUSTER_VIEWS[0], CLUSTER_VIEWS, SETTINGS, probes, placed(view, role))
 
 
 def test_rp_filter_takes_the_max_of_all_and_the_interface():
@@ -261,9 +269,9 @@ def test_the_resolver_walks_nameservers_like_glibc():
 
 def test_name_resolution_reads_the_recorded_answers():
     view = machine()
-    queries = ClustersetNameResolution.host_probe_requests(view, CLUSTER_VIEWS, SETTINGS)
+    queries = ClustersetNameResolution.host_probe_requests(placed(view), CLUSTER_VIEWS, SETTINGS)
     assert DnsQuery("nginx.default.svc.clusterset.local", "242.0.255.254") in queries
-    expected = host_facts.expected_answers(host_facts.cluster_facts(CLUSTER_VIEWS, SETTINGS))
+    expected = expected_answers(clusterset.cluster_facts(CLUSTER_VIEWS, SETTINGS))
     for query in queries:
         assert isinstance(query, DnsQuery)
         view.probe_answers[query] = DnsAnswer("NOERROR", expected[query.name])
@@ -298,7 +306,7 @@ def test_reachability_judgement(icmp, tcp, problems):
 
 
 def test_reachability_probes_every_global_ip_and_tcp_port():
-    probes = GlobalIpUnreachable.host_probe_requests(machine(), CLUSTER_VIEWS, SETTINGS)
+    probes = GlobalIpUnreachable.host_probe_requests(placed(machine()), CLUSTER_VIEWS, SETTINGS)
     assert IcmpEcho("242.1.255.253") in probes
     assert TcpConnect("242.1.255.253", 80) in probes
     assert TcpConnect("242.0.255.254", 53) in probes  # the DNS service's TCP port
@@ -307,7 +315,7 @@ def test_reachability_probes_every_global_ip_and_tcp_port():
 def test_when_a_cluster_could_not_be_read_host_checks_error_rather_than_skip():
     unreachable = ClusterView("member1", "https://member1", datetime.now(UTC), reachable=False)
     views = [unreachable, *CLUSTER_VIEWS[1:]]
-    cluster_facts = host_facts.cluster_facts(views, SETTINGS)
+    cluster_facts = clusterset.cluster_facts(views, SETTINGS)
     far = machine("10.77.0.2")
     found = host_facts.situation(far, cluster_facts, views, SETTINGS, HostMode.AUTO)
     assert found.error == (
@@ -324,7 +332,7 @@ def test_hand_written_cidrs_that_do_not_parse_take_part_in_nothing():
     (broker,) = view.answers[broker_read].objects
     bad = {**broker, "spec": {**broker["spec"], "globalnetCIDRRange": "242.0.0.0/88"}}
     view.answers[broker_read] = ReadAnswer((bad,), api_version="submariner.io/v1alpha1")
-    found = host_facts.cluster_facts([view, *CLUSTER_VIEWS[1:]], SETTINGS)
+    found = clusterset.cluster_facts([view, *CLUSTER_VIEWS[1:]], SETTINGS)
     assert found.global_range == "242.0.0.0/8"
     assert "holds no CIDR: '242.0.0.0/88'" in found.global_range_source
     assert "242.0.0.1" in found.lookup_addresses()

@@ -1,5 +1,5 @@
-"""What the Globalnet ingress checks (GD301-GD305) share: exports, their GlobalIngressIPs and
-internal Services, the Submariner version, and the names Globalnet derives.
+"""Globalnet's ingress: exports, their GlobalIngressIPs and internal Services, and the names
+Globalnet derives (what GD301-GD305, their fixes and the host facts judge).
 
 Shapes and names follow submariner ``pkg/globalnet/controllers`` (reference/submariner.md §4-§6):
 a ClusterIP export gets a GlobalIngressIP named like the Service and, from Globalnet 0.12 on, an
@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.submariner import (
+    global_cidr,
+    require_submariner,
+    submariner_reads,
+)
 from globalnet_doctor.kinds import Read
-from globalnet_doctor.spec import CheckContext, NotApplicable
-from globalnet_doctor.view import ClusterView, KubeObject
-
-from ._cidrs import Network, parse_network
-from ._submariner import require_submariner
+from globalnet_doctor.view import ClusterView, KubeObject, NotApplicable
 
 INTERNAL_SERVICE_LABEL = "submariner.io/exportedServiceRef"
 SERVICE_REF_LABEL = "submariner.io/serviceRef"
@@ -33,6 +35,10 @@ CLONED_FROM_LABEL = "endpoints.submariner.io/cloned-from"
 HEADLESS_POD_IP = "submariner.io/headless-svc-pod-ip"
 HEADLESS_ENDPOINTS_IP = "submariner.io/headless-svc-endpoints-ip"
 GLOBALNET_SERVICE_ACCOUNT = "submariner-globalnet"
+CLUSTER_IP_TARGET = "ClusterIPService"
+"""``spec.target`` of a ClusterIP export's GlobalIngressIP (the default when left out)."""
+HEADLESS_TARGETS = ("HeadlessServicePod", "HeadlessServiceEndpoints")
+"""``spec.target`` of a headless export's backend GlobalIngressIPs."""
 
 # Releases that changed what an export looks like (reference/submariner.md §5.1, §6.3-§6.4).
 HEADLESS_WITHOUT_SELECTOR_SUPPORTED = (0, 11)
@@ -43,13 +49,11 @@ with the Endpoints-cloning controller for selector-less Services (#1693, PR #169
 SELECTORLESS_RESOLVABLE = (0, 12)
 """lighthouse#603, fixed by lighthouse PR #684: selector-less Services resolve by name."""
 
-_VERSION = re.compile(r"(\d+)\.(\d+)")
-
 
 def export_reads(settings: Settings) -> tuple[Read, ...]:
     """Every ServiceExport, Service and GlobalIngressIP: one LIST each, all namespaces."""
     return (
-        *facts.submariner_reads(settings),
+        *submariner_reads(settings),
         Read(kinds.SERVICE_EXPORTS),
         Read(kinds.SERVICES),
         Read(kinds.GLOBAL_INGRESS_IPS),
@@ -76,11 +80,11 @@ def internal_service_name(service: str) -> str:
     return "submariner-" + digest[:32].lower()
 
 
-def require_globalnet(ctx: CheckContext) -> tuple[KubeObject, Network]:
+def require_globalnet(view: ClusterView, settings: Settings) -> tuple[KubeObject, Network]:
     """The Submariner CR and the cluster's global CIDR; ``skip`` without Submariner or with
     Globalnet off."""
-    cr = require_submariner(ctx)
-    text = facts.global_cidr(ctx.cluster, ctx.settings)
+    cr = require_submariner(view, settings)
+    text = global_cidr(view, settings)
     if not text:
         raise NotApplicable("Globalnet is off (the Submariner CR has no globalCIDR)")
     network = parse_network(text)
@@ -89,51 +93,15 @@ def require_globalnet(ctx: CheckContext) -> tuple[KubeObject, Network]:
     return cr, network
 
 
-def submariner_version(cr: KubeObject) -> tuple[int, int] | None:
-    """major.minor of the deployed Submariner (status, else spec); None when not a release
-    number (``devel``, empty), which the checks treat as a current release."""
-    for section in ("status", "spec"):
-        text = str((cr.get(section) or {}).get("version") or "")
-        match = _VERSION.search(text)
-        if match:
-            return int(match.group(1)), int(match.group(2))
-    return None
-
-
-def at_least(version: tuple[int, int] | None, release: tuple[int, int]) -> bool:
-    return version is None or version >= release
-
-
-def version_text(cr: KubeObject) -> str:
-    for section in ("status", "spec"):
-        text = (cr.get(section) or {}).get("version")
-        if text:
-            return str(text)
-    return "unknown"
-
-
-def name_of(obj: KubeObject) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))
-
-
-def namespace_of(obj: KubeObject) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
-
-
-def labels_of(obj: KubeObject) -> Mapping[str, str]:
-    labels: Mapping[str, str] = (obj.get("metadata") or {}).get("labels") or {}
-    return labels
-
-
 def condition(obj: KubeObject, kind: str) -> Mapping[str, Any] | None:
-    for entry in (obj.get("status") or {}).get("conditions") or []:
+    for entry in objects.status(obj).get("conditions") or []:
         if isinstance(entry, Mapping) and entry.get("type") == kind:
             return entry
     return None
 
 
 def allocated_ip(giip: KubeObject) -> str:
-    return str((giip.get("status") or {}).get("allocatedIP") or "")
+    return str(objects.status(giip).get("allocatedIP") or "")
 
 
 RETRIGGER_ANNOTATION = "gdoctor.io/retrigger"
@@ -164,11 +132,11 @@ class Export:
 
     @property
     def namespace(self) -> str:
-        return namespace_of(self.export)
+        return objects.namespace(self.export)
 
     @property
     def name(self) -> str:
-        return name_of(self.export)
+        return objects.name(self.export)
 
     @property
     def key(self) -> str:
@@ -176,8 +144,7 @@ class Export:
 
     @property
     def spec(self) -> Mapping[str, Any]:
-        spec: Mapping[str, Any] = (self.service or {}).get("spec") or {}
-        return spec
+        return objects.spec(self.service)
 
     @property
     def cluster_ip_type(self) -> bool:
@@ -195,25 +162,50 @@ class Export:
 
 def exports(view: ClusterView) -> list[Export]:
     """Every ServiceExport of the cluster with its Service, sorted by namespace and name."""
-    services = {(namespace_of(s), name_of(s)): s for s in view.list(kinds.SERVICES)}
+    services = {(objects.namespace(s), objects.name(s)): s for s in view.list(kinds.SERVICES)}
     found = [
-        Export(export, services.get((namespace_of(export), name_of(export))))
+        Export(export, services.get((objects.namespace(export), objects.name(export))))
         for export in view.list(kinds.SERVICE_EXPORTS)
     ]
     return sorted(found, key=lambda e: (e.namespace, e.name))
 
 
+def holds_service_ip(giip: KubeObject, service: str) -> bool:
+    """Whether the GlobalIngressIP holds the global IP of the ClusterIP Service ``service`` of
+    its namespace: it refers to the Service and targets a ClusterIP Service (the default)."""
+    spec = objects.spec(giip)
+    refers = (spec.get("serviceRef") or {}).get("name") == service
+    return refers and spec.get("target", CLUSTER_IP_TARGET) == CLUSTER_IP_TARGET
+
+
+def holds_backend_ip(giip: KubeObject, service: str) -> bool:
+    """Whether the GlobalIngressIP holds the global IP of one backend (``pod-*``, ``ep-*``) of
+    the headless Service ``service`` of its namespace: it refers to the Service (or carries its
+    ``submariner.io/serviceRef`` label) and targets a headless backend."""
+    spec = objects.spec(giip)
+    refers = (spec.get("serviceRef") or {}).get("name") == service
+    labelled = objects.labels(giip).get(SERVICE_REF_LABEL) == service
+    return (refers or labelled) and spec.get("target") in HEADLESS_TARGETS
+
+
 def service_ingress_ip(view: ClusterView, export: Export) -> KubeObject | None:
-    """The GlobalIngressIP of a ClusterIP export: named like the Service, in its namespace."""
-    return view.get(kinds.GLOBAL_INGRESS_IPS, export.name, export.namespace)
+    """The GlobalIngressIP of a ClusterIP export (``holds_service_ip``)."""
+    return next(
+        (
+            giip
+            for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
+            if holds_service_ip(giip, export.name)
+        ),
+        None,
+    )
 
 
 def backend_ingress_ips(view: ClusterView, export: Export) -> list[KubeObject]:
-    """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export."""
+    """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export (``holds_backend_ip``)."""
     return [
         giip
         for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
-        if labels_of(giip).get(SERVICE_REF_LABEL) == export.name
+        if holds_backend_ip(giip, export.name)
     ]
 
 
@@ -222,12 +214,12 @@ def internal_services(view: ClusterView, export: Export) -> list[KubeObject]:
     return [
         service
         for service in view.list(kinds.SERVICES, export.namespace)
-        if labels_of(service).get(INTERNAL_SERVICE_LABEL) == export.name
+        if objects.labels(service).get(INTERNAL_SERVICE_LABEL) == export.name
     ]
 
 
 def external_ips(service: KubeObject) -> list[str]:
-    return [str(ip) for ip in (service.get("spec") or {}).get("externalIPs") or []]
+    return [str(ip) for ip in objects.spec(service).get("externalIPs") or []]
 
 
 def endpoint_addresses(endpoints: KubeObject | None) -> list[Mapping[str, Any]]:
@@ -239,13 +231,13 @@ def endpoint_addresses(endpoints: KubeObject | None) -> list[Mapping[str, Any]]:
 
 
 def failure_conditions(
-    objects: Iterable[KubeObject], kind: str
+    candidates: Iterable[KubeObject], kind: str
 ) -> list[tuple[KubeObject, dict[str, Any]]]:
     """Objects whose ``InternalServiceCreationFailed`` condition (GlobalIngressIP ``Allocated``,
     ServiceExport ``Valid``) is set, each with the condition as evidence, message verbatim."""
     condition_type = "Allocated" if kind == "GlobalIngressIP" else "Valid"
     found: list[tuple[KubeObject, dict[str, Any]]] = []
-    for obj in objects:
+    for obj in candidates:
         entry = condition(obj, condition_type)
         if (
             entry is not None
@@ -254,8 +246,8 @@ def failure_conditions(
         ):
             evidence = {
                 "kind": kind,
-                "namespace": namespace_of(obj),
-                "name": name_of(obj),
+                "namespace": objects.namespace(obj),
+                "name": objects.name(obj),
                 "reason": entry.get("reason"),
                 "message": str(entry.get("message", "")),
             }

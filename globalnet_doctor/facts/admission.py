@@ -15,18 +15,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from globalnet_doctor import facts, kinds
+from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings, split_name
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.globalnet import globalnet_groups, globalnet_user
+from globalnet_doctor.facts.submariner import global_cidr, submariner_cr
 from globalnet_doctor.kinds import DryRunCreate, Read
 from globalnet_doctor.view import ClusterView, KubeObject, ProbeAnswer, ProbeNotRun
-
-from ._cidrs import Network, parse_network
-from ._globalnet import globalnet_groups, globalnet_user
 
 CIDRS_FLAG = "--allowed-external-ip-cidrs"
 USERNAMES_FLAG = "--allowed-usernames"
 GROUPS_FLAG = "--allowed-groups"
 PROBE_NAME_PREFIX = "gdoctor-admission-probe-"
+DENY_SERVICE_EXTERNAL_IPS = "Use of external IPs is denied by admission control"
+"""What the DenyServiceExternalIPs admission plugin answers."""
 
 # What the apiserver says when admission, not RBAC, refuses a Service with externalIPs
 # (reference/submariner.md §5.2): a webhook's denial, the DenyServiceExternalIPs plugin, and
@@ -59,7 +62,7 @@ def flag_values(words: Sequence[str], flag: str) -> list[str]:
 
 
 def _container_words(deployment: KubeObject) -> list[str]:
-    template = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+    template = objects.pod_template_spec(deployment)
     words: list[str] = []
     for container in template.get("containers") or []:
         words += [str(w) for w in (container.get("command") or []) + (container.get("args") or [])]
@@ -91,7 +94,7 @@ class WebhookArgs:
 
     @property
     def name(self) -> str:
-        metadata = self.deployment.get("metadata") or {}
+        metadata = objects.metadata(self.deployment)
         return f"{metadata.get('namespace')}/{metadata.get('name')}"
 
     def evidence(self) -> dict[str, Any]:
@@ -157,9 +160,9 @@ def admission_probe(view: ClusterView, settings: Settings) -> DryRunCreate | Non
     """A dry-run create, as Globalnet's service account, of a Service like Globalnet's internal
     ones: ``externalIPs`` with one IP of the local global CIDR (the first host address; a dry
     run stores nothing, so the address need not be free). None without Globalnet."""
-    if facts.submariner_cr(view, settings) is None:
+    if submariner_cr(view, settings) is None:
         return None
-    network = parse_network(facts.global_cidr(view, settings))
+    network = parse_network(global_cidr(view, settings))
     if network is None:
         return None
     address = str(next(network.hosts(), network.network_address))

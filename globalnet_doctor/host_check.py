@@ -1,25 +1,17 @@
-"""What the host checks share: the machine's view, the cluster facts, and how to say what the
-kernel does."""
+"""What host checks are: ``HostCheck``, how they reach the machine's situation (its view and the
+clusters' facts, computed once per run), and how to say what the kernel does."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from globalnet_doctor import host_situation as host_facts
 from globalnet_doctor.config import Settings
-from globalnet_doctor.host_situation import ClusterFacts, GlobalService, host_reads
-from globalnet_doctor.host_view import (
-    RESOLV_CONF_MAX_NAMESERVERS,
-    HostView,
-    ResolvConf,
-    RouteLookup,
-)
+from globalnet_doctor.facts.clusterset import ClusterFacts, GlobalService, host_reads
+from globalnet_doctor.host_situation import HostSituation
+from globalnet_doctor.host_view import HostView, RouteLookup
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import ResourceRef
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, Scope
-
-GLIBC_DEFAULT_NAMESERVER = "127.0.0.1"
-"""The nameserver glibc uses when resolv.conf is missing or names none."""
 
 
 class HostCheck(Check):
@@ -34,15 +26,24 @@ class HostCheck(Check):
         return host_reads(settings)
 
 
-def require_host(ctx: CheckContext) -> HostView:
-    """The machine's view; the runner gives host checks one only where host checks run."""
-    if ctx.host is None:
+def require_situation(ctx: CheckContext) -> HostSituation:
+    """Where the machine stands; the runner gives checks one only where host checks run and
+    the machine could be read."""
+    if ctx.host is None or ctx.host.view is None:
         raise NotApplicable("this run did not read the machine gdoctor runs on")
     return ctx.host
 
 
+def require_host(ctx: CheckContext) -> HostView:
+    """The machine's view (see ``require_situation``)."""
+    view = require_situation(ctx).view
+    assert view is not None  # require_situation refuses a situation without one
+    return view
+
+
 def facts_of(ctx: CheckContext) -> ClusterFacts:
-    return host_facts.cluster_facts(ctx.clusters, ctx.settings)
+    """The clusters' facts the run placed the machine with."""
+    return require_situation(ctx).facts
 
 
 def require_probes(ctx: CheckContext, check_id: str) -> None:
@@ -66,21 +67,6 @@ def route_taken(lookup: RouteLookup) -> str:
         else:
             text += f" (route {route})"
     return text
-
-
-def sysctl_name(path: str) -> str:
-    """A /proc/sys path as ``sysctl`` takes it: dotted, unless a component holds a dot
-    (``eth0.100``), where the slash form is the only unambiguous one."""
-    parts = path.split("/")
-    return path if any("." in p for p in parts) else ".".join(parts)
-
-
-def effective_nameservers(resolv: ResolvConf) -> list[str]:
-    """The nameservers glibc queries, in order: the first three lines, or 127.0.0.1 when the
-    file is missing or names none. Empty when the file exists but cannot be read."""
-    if resolv.error is not None and resolv.error != "no such file":
-        return []
-    return list(resolv.nameservers[:RESOLV_CONF_MAX_NAMESERVERS]) or [GLIBC_DEFAULT_NAMESERVER]
 
 
 def service_ref(service: GlobalService) -> ResourceRef:

@@ -1,4 +1,5 @@
-"""What the gateway and connection checks share: the Gateway objects and their connections."""
+"""Submariner's gateways: the label that makes a node one, and the Gateway objects with their
+connections to the other clusters."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from datetime import datetime
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
+GATEWAY_LABEL = "submariner.io/gateway"
+"""A node labelled ``submariner.io/gateway=true`` runs the Submariner gateway."""
 UPDATE_TIMESTAMP = "update-timestamp"
 STALE_AFTER_SECONDS = 15
 PING_FAILURE = re.compile(r'Failed to successfully ping the remote endpoint IP "([^"]*)"')
+
+
+def is_gateway(node: KubeObject) -> bool:
+    return objects.labels(node).get(GATEWAY_LABEL) == "true"
+
+
+def gateway_nodes(view: ClusterView) -> list[KubeObject]:
+    return [node for node in view.list(kinds.NODES) if is_gateway(node)]
 
 
 def gateway_reads(settings: Settings) -> tuple[Read, ...]:
@@ -41,12 +53,12 @@ def gateways(view: ClusterView, settings: Settings) -> Sequence[KubeObject]:
 
 
 def is_active(gateway: KubeObject) -> bool:
-    return (gateway.get("status") or {}).get("haStatus") == "active"
+    return objects.status(gateway).get("haStatus") == "active"
 
 
 def connections(gateway: KubeObject) -> list[Connection]:
     found = []
-    for connection in (gateway.get("status") or {}).get("connections") or []:
+    for connection in objects.status(gateway).get("connections") or []:
         remote = connection.get("endpoint") or {}
         found.append(
             Connection(
@@ -62,8 +74,7 @@ def connections(gateway: KubeObject) -> list[Connection]:
 
 def age_seconds(gateway: KubeObject, observed_at: datetime) -> float | None:
     """Seconds between the gateway's last ``update-timestamp`` and when the view was read."""
-    annotations = gateway.get("metadata", {}).get("annotations") or {}
-    raw = annotations.get(UPDATE_TIMESTAMP)
+    raw = objects.annotations_of(gateway).get(UPDATE_TIMESTAMP)
     try:
         stamp = float(str(raw))
     except (TypeError, ValueError):

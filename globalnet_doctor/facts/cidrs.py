@@ -1,4 +1,4 @@
-"""CIDR arithmetic for the checks: parsing what objects carry, containment and overlap.
+"""CIDR arithmetic: parsing what objects carry, containment and overlap.
 
 Objects write CIDRs by hand (``10.96.0.0/12``, a host route ``172.16.255.184/32``, sometimes
 with host bits set), so parsing is lenient and never raises: a value that is no CIDR at all is
@@ -47,3 +47,29 @@ def contains_address(cidrs: Iterable[str], address: str) -> bool:
 def dashed(cidr: str) -> str:
     """A CIDR as it may appear in an object name: ``242.1.0.0/16`` -> ``242.1.0.0-16``."""
     return cidr.replace("/", "-").replace(":", "-")
+
+
+def is_cidr(text: str) -> bool:
+    """Whether ``text`` parses as it is (no surrounding blanks): a value that does not takes
+    part in no route lookup."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def first_address(cidr: str) -> str:
+    """The first host address of a CIDR, the one route lookups use for the whole block."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    if network.num_addresses <= 2:
+        return str(network.network_address)
+    return str(network.network_address + 1)
+
+
+def address_in(address: str, network: Network) -> bool:
+    """Whether the IP ``address`` lies in ``network``; False when it is no IP."""
+    try:
+        return ipaddress.ip_address(address) in network
+    except ValueError:
+        return False

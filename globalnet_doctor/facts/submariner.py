@@ -1,18 +1,25 @@
-"""Pure facts derived from a cluster view, shared by the engine and by checks.
-
-One place for each fact: what counts as "Submariner is installed", the cluster id, ...
-"""
+"""Submariner itself: its CR (presence, cluster id, version, CIDR fields), the operator's
+workloads and whether they run, and the broker's view of the clusters."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
+from globalnet_doctor.facts import objects
 from globalnet_doctor.kinds import Read
-from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
+
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+# The operator's workloads (the Lighthouse CoreDNS one is facts.dns.LIGHTHOUSE_SERVICE).
+GATEWAY = "submariner-gateway"
+ROUTE_AGENT = "submariner-routeagent"
+GLOBALNET = "submariner-globalnet"
+LIGHTHOUSE_AGENT = "submariner-lighthouse-agent"
 
 
 def submariner_reads(settings: Settings) -> tuple[Read, ...]:
@@ -25,6 +32,22 @@ def submariner_cr(view: ClusterView, settings: Settings) -> KubeObject | None:
     return found[0] if found else None
 
 
+def require_submariner(view: ClusterView, settings: Settings) -> KubeObject:
+    """The Submariner CR; a check does not apply (``skip``) where Submariner is not installed."""
+    cr = submariner_cr(view, settings)
+    if cr is None:
+        raise NotApplicable(
+            f"Submariner is not installed (no Submariner CR in {settings.submariner_namespace})"
+        )
+    return cr
+
+
+def cr_cluster_id(cr: KubeObject) -> str | None:
+    """The clusterID the Submariner CR sets; None when it sets none."""
+    value = objects.spec(cr).get("clusterID")
+    return str(value) if value else None
+
+
 def cluster_id(view: ClusterView, settings: Settings) -> str | None:
     """The Submariner clusterID, when the cluster has a readable Submariner CR."""
     if not view.reachable:
@@ -33,10 +56,7 @@ def cluster_id(view: ClusterView, settings: Settings) -> str | None:
         cr = submariner_cr(view, settings)
     except InputUnavailable:
         return None
-    if cr is None:
-        return None
-    value = (cr.get("spec") or {}).get("clusterID")
-    return str(value) if value else None
+    return None if cr is None else cr_cluster_id(cr)
 
 
 def broker_reads(settings: Settings) -> tuple[Read, ...]:
@@ -78,7 +98,7 @@ def broker_clusters(broker: ClusterView, settings: Settings) -> dict[str, Cluste
     """clusterID -> networks, from the broker's ``clusters.submariner.io`` objects."""
     found: dict[str, ClusterNetworks] = {}
     for obj in broker.list(kinds.SUBMARINER_CLUSTERS, settings.broker_namespace):
-        spec = obj.get("spec") or {}
+        spec = objects.spec(obj)
         cluster_id = str(spec.get("cluster_id") or obj["metadata"]["name"])
         found[cluster_id] = ClusterNetworks(
             cluster_id=cluster_id,
@@ -100,8 +120,8 @@ def _strings(value: Any) -> tuple[str, ...]:
 def submariner_field(cr: KubeObject, field_name: str) -> tuple[str, ...]:
     """A CIDR-list field of the Submariner CR: the status (what the operator discovered and
     applied) when set, else the spec. Values may be comma-separated strings or lists."""
-    status = (cr.get("status") or {}).get(field_name)
-    return _strings(status if status else (cr.get("spec") or {}).get(field_name))
+    status = objects.status(cr).get(field_name)
+    return _strings(status if status else objects.spec(cr).get(field_name))
 
 
 def global_cidr(view: ClusterView, settings: Settings) -> str | None:
@@ -121,3 +141,51 @@ def contexts_by_cluster_id(clusters: Sequence[ClusterView], settings: Settings) 
         if cid is not None:
             found.setdefault(cid, view.name)
     return found
+
+
+def submariner_version(cr: KubeObject) -> tuple[int, int] | None:
+    """major.minor of the deployed Submariner (status, else spec); None when not a release
+    number (``devel``, empty), which the checks treat as a current release."""
+    for section in ("status", "spec"):
+        text = str(objects.section(cr, section).get("version") or "")
+        match = _VERSION.search(text)
+        if match:
+            return int(match.group(1)), int(match.group(2))
+    return None
+
+
+def at_least(version: tuple[int, int] | None, release: tuple[int, int]) -> bool:
+    return version is None or version >= release
+
+
+def version_text(cr: KubeObject) -> str:
+    for section in ("status", "spec"):
+        text = objects.section(cr, section).get("version")
+        if text:
+            return str(text)
+    return "unknown"
+
+
+def daemonset_problem(daemonset: KubeObject | None, name: str) -> str | None:
+    """Why the DaemonSet ``name`` does not run everywhere it should; None when it does."""
+    if daemonset is None:
+        return f"DaemonSet {name} does not exist"
+    status = objects.status(daemonset)
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    ready = int(status.get("numberReady") or 0)
+    if desired == 0:
+        return f"DaemonSet {name} schedules no pod (no node matches it)"
+    if ready < desired:
+        return f"DaemonSet {name} has {ready} of {desired} pods ready"
+    return None
+
+
+def deployment_problem(deployment: KubeObject | None, name: str) -> str | None:
+    """Why the Deployment ``name`` is not fully available; None when it is."""
+    if deployment is None:
+        return f"Deployment {name} does not exist"
+    wanted = objects.spec(deployment).get("replicas", 1)
+    available = int(objects.status(deployment).get("availableReplicas") or 0)
+    if available < int(wanted):
+        return f"Deployment {name} has {available} of {wanted} replicas available"
+    return None

@@ -1,4 +1,4 @@
-"""What the Calico checks share: Calico's presence, its networking backend and its IP pools.
+"""Calico: its presence, its networking backend and its IP pools.
 
 Calico is present when ConfigMap ``kube-system/calico-config`` or DaemonSet
 ``kube-system/calico-node`` exists (what the Submariner operator's own detection looks for), or
@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import kinds
+from globalnet_doctor.facts import objects
+from globalnet_doctor.facts.cidrs import Network, parse_network
 from globalnet_doctor.kinds import Kind, Read
-from globalnet_doctor.spec import NotApplicable
-from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
-
-from ._cidrs import Network, parse_network
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
 
 NAMESPACE = "kube-system"
 CONFIGMAP = "calico-config"
@@ -40,6 +39,13 @@ PRESENCE_READS = (
     Read(kinds.DAEMONSETS, NAMESPACE, DAEMONSET),
     Read(kinds.DAEMONSETS, OPERATOR_NAMESPACE, DAEMONSET),
 )
+IPIP_ENV = "CALICO_IPV4POOL_IPIP"
+BIRD_FLAGS = frozenset({"-bird-live", "-bird-ready"})
+"""calico-node's probe flags that ask BIRD, which only the bird backend starts."""
+BIRDLESS_BACKENDS = frozenset({"vxlan", "none"})
+"""Backends that start no BIRD, so probes must not ask it."""
+V3_API = "projectcalico.org/v3"
+CRD_API = "crd.projectcalico.org/v1"
 POOL_KINDS = (kinds.CALICO_IPPOOLS_V3, kinds.CALICO_IPPOOLS_CRD)
 """The v3 API first: where the Calico API server runs, it is what users and Calico write."""
 POOL_READS = tuple(Read(kind) for kind in POOL_KINDS)
@@ -57,7 +63,7 @@ def calico_node(view: ClusterView) -> KubeObject | None:
 
 
 def daemonset_name(daemonset: KubeObject) -> str:
-    metadata = daemonset.get("metadata") or {}
+    metadata = objects.metadata(daemonset)
     return f"{metadata.get('namespace', NAMESPACE)}/{metadata.get('name', DAEMONSET)}"
 
 
@@ -67,7 +73,7 @@ def operator_installation(daemonset: KubeObject | None) -> str | None:
     owner reference (a copy made by hand would be unusual)."""
     if daemonset is None:
         return None
-    metadata = daemonset.get("metadata") or {}
+    metadata = objects.metadata(daemonset)
     for owner in metadata.get("ownerReferences") or []:
         if (owner.get("apiVersion"), owner.get("kind")) == OPERATOR_OWNER:
             return f"Installation {owner.get('name', 'default')}"
@@ -91,7 +97,7 @@ def require_calico(view: ClusterView) -> None:
 
 def calico_node_containers(daemonset: KubeObject) -> list[Mapping[str, Any]]:
     """The calico-node containers of the DaemonSet's pod template (init containers excluded)."""
-    pod_spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
+    pod_spec = objects.pod_template_spec(daemonset)
     containers: list[Mapping[str, Any]] = pod_spec.get("containers") or []
     named = [c for c in containers if c.get("name") == DAEMONSET]
     return named or containers
@@ -133,7 +139,7 @@ def networking_backend(view: ClusterView) -> Backend:
                 return Backend(value, source, (kinds.DAEMONSETS, daemonset))
     configmap = calico_config(view)
     if configmap is not None:
-        value = (configmap.get("data") or {}).get(BACKEND_KEY)
+        value = objects.data(configmap).get(BACKEND_KEY)
         if value:
             source = f"ConfigMap {NAMESPACE}/{CONFIGMAP} {BACKEND_KEY}"
             return Backend(str(value), source, (kinds.CONFIGMAPS, configmap))
@@ -169,10 +175,10 @@ class IPPool:
 
 
 def _pool(obj: KubeObject, kind: Kind, api_version: str) -> IPPool:
-    spec = obj.get("spec") or {}
+    spec = objects.spec(obj)
     cidr = str(spec.get("cidr") or "")
     return IPPool(
-        name=str(obj.get("metadata", {}).get("name", "")),
+        name=str(objects.metadata(obj).get("name", "")),
         kind=kind,
         api_version=str(obj.get("apiVersion") or api_version),
         cidr=cidr,
