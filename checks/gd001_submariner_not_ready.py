@@ -114,7 +114,7 @@ class SubmarinerNotReady(Check):
         obj: KubeObject | None,
         problem: str,
     ) -> Finding:
-        status = (obj or {}).get("status") or {}
+        status = objects.status(obj)
         return self.finding(
             problem,
             resources=[ref(view.name, kind, obj)] if obj is not None else [],

@@ -3,7 +3,6 @@ runtime on ``all`` and the interfaces that reach the gateways, persisted in sysc
 
 from __future__ import annotations
 
-import os  # noqa: TID251 (until the plan uses HostView.path_under_root and HostFile.real_path)
 from collections.abc import Sequence
 
 from globalnet_doctor.config import Settings
@@ -19,7 +18,7 @@ from globalnet_doctor.fixspec import (
     SysctlChange,
 )
 from globalnet_doctor.host_situation import HostSituation
-from globalnet_doctor.host_view import as_int, parse_sysctl_file, rp_filter_path
+from globalnet_doctor.host_view import HostView, as_int, parse_sysctl_file, rp_filter_path
 
 PERSIST_FILE = "etc/sysctl.d/99-zz-gdoctor.conf"
 """Named to sort after every usual file, so its explicit lines win at boot."""
@@ -29,8 +28,8 @@ _HEADER = (
 )
 
 
-def persist_path(root: str) -> str:
-    return os.path.join(root, PERSIST_FILE)
+def persist_path(view: HostView) -> str:
+    return view.path_under_root(PERSIST_FILE)
 
 
 def with_assignments(text: str, values: dict[str, str]) -> str:
@@ -65,7 +64,7 @@ class LooseRpFilter(Fix):
 
     @classmethod
     def host_files(cls, host: HostSituation, settings: Settings) -> Sequence[str]:
-        return [persist_path(host.view.root)] if host.view is not None else []
+        return [persist_path(host.view)] if host.view is not None else []
 
     def plan(self, ctx: FixContext) -> list[Step]:
         host = ctx.host_view
@@ -74,7 +73,6 @@ class LooseRpFilter(Fix):
         if not interfaces:
             raise PlanError("no interface of this machine reaches a gateway node")
         mode = str(ctx.options.rp_filter)
-        root = host.root
         steps: list[Step] = []
         wanted: dict[str, str] = {}
         strict_at_boot = False
@@ -95,7 +93,7 @@ class LooseRpFilter(Fix):
                 steps.append(
                     SysctlChange(
                         key,
-                        os.path.join(root, "proc/sys", key),
+                        host.sysctl_proc_path(key),
                         runtime,
                         mode,
                         f"{_mode(mode)} instead of strict: {why}",
@@ -105,18 +103,20 @@ class LooseRpFilter(Fix):
                 wanted[key] = value
         if not steps and not strict_at_boot:
             return []
-        path = persist_path(root)
+        path = persist_path(host)
         current = ctx.files.get(path)
-        if current is not None and current.error is not None:
+        if current is None:
+            raise PlanError(f"{path} was not read")
+        if current.error is not None:
             raise PlanError(f"cannot read {path}: {current.error}")
-        before = current.data if current is not None else None
+        before = current.data
         text = (before or b"").decode("utf-8", "surrogateescape")
         after = with_assignments(text, wanted).encode("utf-8", "surrogateescape")
         if after != before:
             steps.append(
                 FileChange(
                     path,
-                    os.path.realpath(path),
+                    current.real_path,
                     before,
                     after,
                     FileWrite.RENAME,

@@ -16,6 +16,7 @@ from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.diagnose import read_everything
 from globalnet_doctor.executors import Clusters, ClusterWriter, Executors
+from globalnet_doctor.facts import objects
 from globalnet_doctor.fixspec import (
     AdmissionGate,
     Fix,
@@ -335,9 +336,9 @@ def _rollout_pending(writer: ClusterWriter, deployment: tuple[str, str] | None) 
     if obj is None:
         return None  # gone: nothing of it left to answer
     what = f"the Deployment {namespace}/{name}"
-    status = obj.get("status") or {}
-    wanted = (obj.get("spec") or {}).get("replicas", 1)
-    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+    status = objects.status(obj)
+    wanted = objects.spec(obj).get("replicas", 1)
+    if status.get("observedGeneration", 0) < objects.metadata(obj).get("generation", 0):
         return f"{what} has not started rolling out its change"
     updated_count = status.get("updatedReplicas", 0)
     if updated_count < wanted:

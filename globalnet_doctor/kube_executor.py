@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from globalnet_doctor.facts import objects
 from globalnet_doctor.fixspec import KubeChange
 from globalnet_doctor.kinds import Kind, Probe
 from globalnet_doctor.kubeconfig import Target
@@ -154,7 +155,7 @@ def restore_object(writer: ClusterWriter, change: KubeChange) -> WriteAnswer:
         return writer.delete(change.kind, current) if current is not None else _Gone()
     prior: KubeObject = dict(change.before or {})
     current = writer.get(change.kind, prior)
-    metadata = {k: v for k, v in (prior.get("metadata") or {}).items() if k not in _SERVER_MANAGED}
+    metadata = {k: v for k, v in objects.metadata(prior).items() if k not in _SERVER_MANAGED}
     if current is None:
         return writer.create(change.kind, {**prior, "metadata": metadata})
     metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
