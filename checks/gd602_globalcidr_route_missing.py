@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import host_situation as host_facts
-from globalnet_doctor.facts.cidrs import overlaps
+from globalnet_doctor.facts.cidrs import overlaps, sort_key
 from globalnet_doctor.facts.clusterset import ClusterFacts, NodeAddress
 from globalnet_doctor.facts.gateways import GATEWAY_LABEL
 from globalnet_doctor.host_check import HostCheck, facts_of, require_host, route_taken
@@ -147,8 +147,11 @@ class GlobalCidrRouteMissing(HostCheck):
             for r in host.routes
             if not r.is_default and overlaps(r.destination, cluster_facts.global_range)
         ]
-        for key, cidrs in grouped.items():
+        for key, found in grouped.items():
             problem = problems[key]
+            # The global range first, then by address: the same CIDRs read the same in every
+            # run, whichever cluster answered first (or only the broker knew one).
+            cidrs = sorted(found, key=lambda c: (c != cluster_facts.global_range, sort_key(c)))
             evidence: dict[str, Any] = {
                 "globalRange": cluster_facts.global_range,
                 "globalRangeSource": cluster_facts.global_range_source,

@@ -381,9 +381,10 @@ def check(
             prepared.options,
             prepared.targets.warnings,
             _Progress(),
+            prepared.targets.skipped,
         )
         for cluster in report.clusters:
-            if not cluster.reachable:
+            if not cluster.reachable and cluster.skipped is None:
                 log.warning("cluster %s unreachable: %s", cluster.name, cluster.error)
         _emit_report(report, output, chosen)
         return exit_code_for(report.results, report.incomplete, fail_on)

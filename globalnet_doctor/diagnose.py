@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from globalnet_doctor.facts.submariner import cluster_id, submariner_reads
 from globalnet_doctor.host_situation import HostMode, HostSituation
 from globalnet_doctor.host_view import HostProbe
 from globalnet_doctor.kinds import Probe, Read, plan_reads
-from globalnet_doctor.kubeconfig import Target
+from globalnet_doctor.kubeconfig import SkippedContext, Target
 from globalnet_doctor.model import ClusterInfo, Report
 from globalnet_doctor.runner import Progress, RunOptions, run_checks
 from globalnet_doctor.spec import Check
@@ -58,11 +59,19 @@ def diagnose(
     options: RunOptions,
     warnings: Sequence[str] = (),
     progress: Progress | None = None,
+    skipped: Sequence[SkippedContext] = (),
 ) -> Report:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     views, host = read_everything(checks, targets, options, progress)
-    return build_report(checks, views, options, started, clock, warnings, progress, host)
+    report = build_report(checks, views, options, started, clock, warnings, progress, host)
+    return with_skipped_contexts(report, skipped)
+
+
+def with_skipped_contexts(report: Report, skipped: Sequence[SkippedContext]) -> Report:
+    """The report with the contexts that were not read listed among its clusters, and why."""
+    listed = [ClusterInfo(s.name, "", reachable=False, skipped=s.reason) for s in skipped]
+    return dataclasses.replace(report, clusters=[*report.clusters, *listed])
 
 
 def read_everything(

@@ -79,6 +79,8 @@ class ClusterInfo:
     kubernetes_version: str | None = None
     observed_at: str | None = None
     error: str | None = None
+    skipped: str | None = None
+    """Why the context was not read (its cluster has no server): not a failure of the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class Report:
 
     @property
     def incomplete(self) -> bool:
-        return any(not c.reachable for c in self.clusters) or any(
+        return any(not c.reachable and c.skipped is None for c in self.clusters) or any(
             r.status is Status.ERROR for r in self.results
         )
 

@@ -56,10 +56,16 @@ class Registry:
         """Checks matching any ``select`` pattern (all when empty) and no ``ignore`` pattern.
 
         A pattern is an id, a name, a tag, or a glob over ids and names; one that matches
-        nothing is a usage error, so a typo never silently runs nothing.
+        nothing is a usage error, and so is a selection left empty by ``ignore``: a run of no
+        check would pass in CI for nothing.
         """
         chosen = self._matching(select) if select else set(self.checks)
         chosen -= self._matching(ignore)
+        if not chosen:
+            asked = " ".join(
+                [*(f"--select {p}" for p in select), *(f"--ignore {p}" for p in ignore)]
+            )
+            raise UsageError(f"the selection leaves no check to run ({asked})")
         return tuple(c for c in self.checks if c in chosen)
 
     def _matching(self, patterns: Sequence[str]) -> set[type[Check]]:

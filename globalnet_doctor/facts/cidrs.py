@@ -73,3 +73,12 @@ def address_in(address: str, network: Network) -> bool:
         return ipaddress.ip_address(address) in network
     except ValueError:
         return False
+
+
+def sort_key(cidr: str) -> tuple[int, int, int, str]:
+    """Orders CIDRs by family, address and prefix length; text that is no CIDR sorts last,
+    by its text."""
+    network = parse_network(cidr)
+    if network is None:
+        return (7, 0, 0, cidr)
+    return (network.version, int(network.network_address), network.prefixlen, cidr)

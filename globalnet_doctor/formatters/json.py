@@ -28,7 +28,7 @@ def render(report: Report) -> str:
 
 
 def _cluster(cluster: ClusterInfo) -> dict[str, Any]:
-    return {
+    fields = {
         "name": cluster.name,
         "server": cluster.server,
         "clusterID": cluster.cluster_id,
@@ -37,6 +37,9 @@ def _cluster(cluster: ClusterInfo) -> dict[str, Any]:
         "observedAt": cluster.observed_at,
         "error": cluster.error,
     }
+    if cluster.skipped is not None:
+        fields["skipped"] = cluster.skipped
+    return fields
 
 
 def _result(result: CheckResult) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from globalnet_doctor.model import CheckResult, Report, Status
+from globalnet_doctor.model import CheckResult, ClusterInfo, Report, Status
 
 
 def render(report: Report) -> str:
@@ -31,7 +31,7 @@ def render(report: Report) -> str:
             "property",
             {
                 "name": f"cluster.{cluster.name}",
-                "value": cluster.server if cluster.reachable else f"unreachable: {cluster.error}",
+                "value": _cluster_state(cluster),
             },
         )
     for result in report.results:
@@ -64,3 +64,9 @@ def _testcase(result: CheckResult) -> ET.Element:
             lines.append(f"remedy: {finding.remediation.text}")
         failure.text = "\n".join(lines)
     return case
+
+
+def _cluster_state(cluster: ClusterInfo) -> str:
+    if cluster.skipped is not None:
+        return f"skipped: {cluster.skipped}"
+    return cluster.server if cluster.reachable else f"unreachable: {cluster.error}"

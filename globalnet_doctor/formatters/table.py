@@ -21,9 +21,11 @@ _RESET = "\x1b[0m"
 
 def render(report: Report, colour: bool = False) -> str:
     lines: list[str] = []
-    unreachable = [c for c in report.clusters if not c.reachable]
-    for cluster in unreachable:
-        lines.append(f"cluster {cluster.name} unreachable: {cluster.error}")
+    for cluster in report.clusters:
+        if cluster.skipped is not None:
+            lines.append(f"context {cluster.name} skipped: {cluster.skipped}")
+        elif not cluster.reachable:
+            lines.append(f"cluster {cluster.name} unreachable: {cluster.error}")
     rows = [
         [r.check, r.name, r.cluster, _status(r.status, colour), r.severity.value, _summary(r)]
         for r in report.results

@@ -113,3 +113,22 @@ def test_a_server_on_a_closed_port_is_unreachable_and_the_others_go_on(lab, tmp_
     by_cluster = {(r["check"], r["cluster"]): r for r in report["results"]}
     assert by_cluster["GD101", "member2"]["status"] == "error"
     assert by_cluster["GD101", "member1"]["status"] == "pass"
+
+
+def test_a_stale_context_is_skipped_and_shown_without_changing_the_exit_code(lab, tmp_path):
+    config = yaml.safe_load(Path(lab.kubeconfig).read_text())
+    config["clusters"].append({"name": "gone", "cluster": {}})
+    config["contexts"].append({"name": "stale", "context": {"cluster": "gone", "user": "x"}})
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    load(lab, load_scenario(SCENARIOS / "GD401" / "gateway-labelled-PASS"))
+    run = gdoctor_process("check", "-o", "json", "--kubeconfig", str(path))
+    assert run.code == 0, run.stderr
+    assert "context stale names cluster 'gone', which has no server: skipped" in run.stderr
+    report = run.json()
+    jsonschema.validate(report, SCHEMA)
+    stale = report["clusters"][-1]
+    assert (stale["name"], stale["reachable"]) == ("stale", False)
+    assert stale["skipped"] == "context stale names cluster 'gone', which has no server"
+    named = gdoctor_process("check", "--kubeconfig", str(path), "--context", "stale")
+    assert named.code == 2

@@ -106,6 +106,8 @@ def write(tmp_path, name, text):
             "check_timeout (--check-timeout) must be a finite number",
         ),
         (lambda t: ["--kubeconfig", str(t)], "is a directory, not a file"),
+        (lambda t: ["--ignore", "GD*"], "the selection leaves no check to run (--ignore GD*)"),
+        (lambda t: ["--select", "GD101", "--ignore", "GD101"], "leaves no check to run"),
     ],
     ids=[
         "missing-kubeconfig",
@@ -120,6 +122,8 @@ def write(tmp_path, name, text):
         "request-timeout-negative-in-file",
         "check-timeout-zero-in-file",
         "kubeconfig-directory",
+        "everything-ignored",
+        "selected-and-ignored",
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_args, message):
