@@ -7,13 +7,15 @@ stay honest and a bundle always holds everything a check needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from globalnet_doctor.facts import objects
 from globalnet_doctor.kinds import Kind, Probe, Read, selector_matches
+
+T = TypeVar("T")
 
 KubeObject = Mapping[str, Any]
 
@@ -85,6 +87,17 @@ class ClusterView:
     absent_reason: str | None = None
     """Set on views replayed from a bundle: a read it lacks is unavailable for this reason."""
     probe_answers: dict[Probe, ProbeAnswer] = field(default_factory=dict)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Values computed from the answers (filtered lists, indexes), once per view: the answers
+    never change after the read, so neither do they."""
+
+    def derived(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per view and key: the indexes that let a check look an object up
+        instead of scanning every object once per export (which grows with the square)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        value: T = self._derived[key]
+        return value
 
     def probe(self, probe: Probe) -> ProbeAnswer:
         answer = self.probe_answers.get(probe)
@@ -109,11 +122,14 @@ class ClusterView:
         found = self._answer_for(wanted).objects
         if wanted in self.answers:
             return found
-        return tuple(
-            o
-            for o in found
-            if (namespace is None or objects.namespace(o) == namespace)
-            and (label_selector is None or selector_matches(label_selector, objects.labels(o)))
+        return self.derived(
+            ("list", wanted),
+            lambda: tuple(
+                o
+                for o in found
+                if (namespace is None or objects.namespace(o) == namespace)
+                and (label_selector is None or selector_matches(label_selector, objects.labels(o)))
+            ),
         )
 
     def get(self, kind: Kind, name: str, namespace: str | None = None) -> KubeObject | None:

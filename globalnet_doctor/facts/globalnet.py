@@ -190,32 +190,45 @@ def holds_backend_ip(giip: KubeObject, service: str) -> bool:
 
 def service_ingress_ip(view: ClusterView, export: Export) -> KubeObject | None:
     """The GlobalIngressIP of a ClusterIP export (``holds_service_ip``)."""
-    return next(
-        (
-            giip
-            for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
-            if holds_service_ip(giip, export.name)
-        ),
-        None,
-    )
+    candidates = _ingress_ips_by_service(view, export.namespace).get(export.name, ())
+    return next((g for g in candidates if holds_service_ip(g, export.name)), None)
 
 
 def backend_ingress_ips(view: ClusterView, export: Export) -> list[KubeObject]:
     """The ``pod-*`` / ``ep-*`` GlobalIngressIPs of a headless export (``holds_backend_ip``)."""
-    return [
-        giip
-        for giip in view.list(kinds.GLOBAL_INGRESS_IPS, export.namespace)
-        if holds_backend_ip(giip, export.name)
-    ]
+    candidates = _ingress_ips_by_service(view, export.namespace).get(export.name, ())
+    return [g for g in candidates if holds_backend_ip(g, export.name)]
+
+
+def _ingress_ips_by_service(view: ClusterView, namespace: str) -> Mapping[str, list[KubeObject]]:
+    """A namespace's GlobalIngressIPs by every Service name they refer to (``serviceRef`` or
+    the ``submariner.io/serviceRef`` label), in the order read: the candidates the holds_*
+    rules then judge."""
+
+    def index() -> dict[str, list[KubeObject]]:
+        grouped: dict[str, list[KubeObject]] = {}
+        for giip in view.list(kinds.GLOBAL_INGRESS_IPS, namespace):
+            referred = (objects.spec(giip).get("serviceRef") or {}).get("name")
+            labelled = objects.labels(giip).get(SERVICE_REF_LABEL)
+            for service in dict.fromkeys(n for n in (referred, labelled) if isinstance(n, str)):
+                grouped.setdefault(service, []).append(giip)
+        return grouped
+
+    return view.derived(("ingress-ips-by-service", namespace), index)
 
 
 def internal_services(view: ClusterView, export: Export) -> list[KubeObject]:
     """Services labelled ``submariner.io/exportedServiceRef=<svc>`` in the export's namespace."""
-    return [
-        service
-        for service in view.list(kinds.SERVICES, export.namespace)
-        if objects.labels(service).get(INTERNAL_SERVICE_LABEL) == export.name
-    ]
+
+    def index() -> dict[str, list[KubeObject]]:
+        grouped: dict[str, list[KubeObject]] = {}
+        for service in view.list(kinds.SERVICES, export.namespace):
+            exported = objects.labels(service).get(INTERNAL_SERVICE_LABEL)
+            if isinstance(exported, str):
+                grouped.setdefault(exported, []).append(service)
+        return grouped
+
+    return list(view.derived(("internal-services", export.namespace), index).get(export.name, ()))
 
 
 def external_ips(service: KubeObject) -> list[str]:

@@ -13,7 +13,9 @@ from typing import Any
 
 def section(obj: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
     """``obj[key]`` when it is a mapping, else an empty one."""
-    value = (obj or {}).get(key)
+    value = obj.get(key) if obj else None
+    if type(value) is dict:  # what JSON decodes to: skips the slower abstract-class check
+        return value
     return value if isinstance(value, Mapping) else {}
 
 

@@ -15,8 +15,10 @@ import io
 import json
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,43 @@ def bundle_with(*flags: str) -> Callable[[Path], Args]:
         return [*check_bundle(DEMO.read_bytes())(folder), *flags]
 
     return make
+
+
+def large_bundle() -> bytes:
+    """The demo bundle with the benchmark's 2,000 exported services per cluster added to what
+    it read (10,000 objects a cluster, as a controller leaves them): legitimate, and large."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_check_all import exported_services
+    from views_from_objects import answering
+
+    from globalnet_doctor.bundle import BundleWriter, read_bundle
+    from globalnet_doctor.view import ReadAnswer
+
+    demo = read_bundle(DEMO)
+    views = demo.views()
+    for view in views:
+        added = exported_services(view.name, 2000)
+        for read, answer in list(view.answers.items()):
+            extra = answering(read, added)
+            if extra:
+                objects = (*answer.objects, *extra)
+                view.answers[read] = ReadAnswer(
+                    objects, answer.unavailable, answer.failed, answer.api_version
+                )
+    writer = BundleWriter()
+    writer.add_views(views)
+    for name, data in demo.members.items():
+        if not name.startswith("clusters/"):
+            writer.members[name] = data
+    recorded = {
+        k: v
+        for k, v in demo.manifest.items()
+        if k in ("clusters", "settings", "hostMode", "probes", "named", "checks")
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "large.tar.gz"
+        writer.write(path, datetime.now(UTC), recorded)
+        return path.read_bytes()
 
 
 def repacked_from_folder(folder: Path) -> Args:
@@ -507,6 +546,7 @@ CASES: list[Case] = [
     Case("bundle-with-a-recorded-context", bundle_with("--context", "member2"), 1, ""),
     # What must still work.
     Case("the-demo-bundle", check_bundle(DEMO.read_bytes()), 1, ""),
+    Case("large-bundle-of-2000-exports-per-cluster", check_bundle_made(large_bundle), 1, ""),
     Case("repacked-by-gnu-tar-from-its-folder", repacked_from_folder, 1, ""),
     # Reports given to diff.
     Case(
