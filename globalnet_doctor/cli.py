@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +59,9 @@ def _setup_logging(verbose: int, log_file: Path | None) -> None:
     root = logging.getLogger("globalnet_doctor")
     root.setLevel(logging.DEBUG)
     root.handlers.clear()
-    console = logging.StreamHandler(sys.stderr)
+    console = _ConsoleHandler(sys.stderr)
     console.setLevel(logging.WARNING if not verbose else logging.INFO if verbose == 1 else 0)
-    console.setFormatter(logging.Formatter("gdoctor: %(message)s"))
+    console.setFormatter(_PrintableFormatter("gdoctor: %(message)s"))
     root.addHandler(console)
     if log_file is not None:
         try:
@@ -72,8 +72,30 @@ def _setup_logging(verbose: int, log_file: Path | None) -> None:
         root.addHandler(handler)
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Warnings on stderr, each on a line of its own even while a progress line stands."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _Progress.clear()
+        super().emit(record)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines on the terminal carry text from clusters (error messages, names): escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from globalnet_doctor.terminal import printable
+
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def _fail(message: str, code: ExitCode = ExitCode.USAGE) -> None:
-    click.echo(f"gdoctor: error: {message}", err=True)
+    from globalnet_doctor.terminal import printable
+
+    _Progress.clear()
+
+    click.echo(f"gdoctor: error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -87,15 +109,30 @@ def _internal_error(exc: Exception) -> None:
 
 
 class _Progress:
-    """Progress lines on stderr, only once a run has taken more than a second."""
+    """What a run is doing, as one line on a terminal that each step overwrites (cleared before
+    anything else is written); nothing when stderr is not a terminal (CI logs, pipes), where
+    the lines would scroll."""
 
-    def __init__(self, always: bool = False) -> None:
-        self.started = time.monotonic()
-        self.always = always
+    showing = False
+    """Whether a progress line stands on the terminal now."""
 
     def __call__(self, message: str) -> None:
-        if self.always or time.monotonic() - self.started > 1.0:
-            click.echo(f"gdoctor: {message}", err=True)
+        if not sys.stderr.isatty():
+            return
+        from globalnet_doctor.terminal import printable
+
+        width = shutil.get_terminal_size().columns
+        line = printable(f"gdoctor: {message}", max(10, width - 1))
+        sys.stderr.write(f"\r\x1b[K{line}")
+        sys.stderr.flush()
+        _Progress.showing = True
+
+    @staticmethod
+    def clear() -> None:
+        if _Progress.showing:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            _Progress.showing = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EXIT_CODES_HELP)
@@ -461,8 +498,9 @@ def bundle(
             path,
             log_options,
             prepared.targets.warnings,
-            _Progress(always=True),
+            _Progress(),
         )
+        _Progress.clear()
         size = path.stat().st_size
         counts = report.summary()
         click.echo(
@@ -487,6 +525,7 @@ def bundle(
 
 def _emit_report(report: Report, output: str, checks: Sequence[type[Check]]) -> None:
     """The report on stdout in the chosen format (and nothing else for the CI formats)."""
+    _Progress.clear()
     if output == "json":
         from globalnet_doctor.formatters.json import render as render_json
 
@@ -732,6 +771,8 @@ def _fix_result(result: FixResult, output: str) -> int:
 
 def _emit_plan(reports: Sequence[FixReport], output: str, mode: str, run_id: str | None) -> None:
     from globalnet_doctor.formatters.plan import plan_to_dict, render_text
+
+    _Progress.clear()
 
     if output == "json":
         import json

@@ -16,6 +16,21 @@ def printable(text: str, limit: int | None = None) -> str:
     return safe
 
 
+_XML_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 forbids (C0 controls but tab, newline and carriage
+    return; lone surrogates; U+FFFE and U+FFFF) escaped as ``printable`` writes it."""
+    return "".join(
+        c
+        if (c >= " " or c in _XML_ALLOWED_CONTROLS)
+        and not ("\ud800" <= c <= "\udfff" or c in "\ufffe\uffff")
+        else _escaped(c)
+        for c in text
+    )
+
+
 def _escaped(character: str) -> str:
     code = ord(character)
     if character in "\n\r\t":

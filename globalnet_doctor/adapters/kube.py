@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config.config_exception import ConfigException
 from urllib3 import HTTPHeaderDict
+from urllib3.exceptions import InsecureRequestWarning
 
 from globalnet_doctor import __version__
 from globalnet_doctor.gcpause import gc_paused
@@ -122,10 +124,24 @@ def _reason(exc: BaseException) -> str:
 _LOADING = threading.Lock()
 
 
+# urllib3 warns on every request to a server whose certificate is not verified: dozens of
+# two-line warnings a run. gdoctor says it once per context instead (below).
+warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+_WARNED_INSECURE: set[str] = set()
+
+
 def connect(target: Target, timeout: float) -> ApiClient:
     configuration = Configuration()
     with _LOADING:
         _load_credentials(target, configuration)
+        if not configuration.verify_ssl and target.name not in _WARNED_INSECURE:
+            _WARNED_INSECURE.add(target.name)
+            log.warning(
+                "context %s skips TLS verification (insecure-skip-tls-verify): the identity of "
+                "%s is not checked",
+                target.name,
+                target.server,
+            )
     # One quick failure beats three slow ones: an unreachable cluster is reported, not retried.
     configuration.retries = 0
     client = ApiClient(configuration)

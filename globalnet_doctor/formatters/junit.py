@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from globalnet_doctor.model import CheckResult, ClusterInfo, Report, Status
+from globalnet_doctor.terminal import xml_safe
 
 
 def render(report: Report) -> str:
@@ -36,8 +37,19 @@ def render(report: Report) -> str:
         )
     for result in report.results:
         suite.append(_testcase(result))
+    _make_xml_safe(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _make_xml_safe(root: ET.Element) -> None:
+    """Text and attributes from clusters and bundles may hold characters XML 1.0 forbids
+    (an ESC in a status message): escaped, so every consumer can parse the report."""
+    for element in root.iter():
+        if element.text is not None:
+            element.text = xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = xml_safe(value)
 
 
 def _testcase(result: CheckResult) -> ET.Element:

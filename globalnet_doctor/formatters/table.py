@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from globalnet_doctor.model import CheckResult, Report, Status
 from globalnet_doctor.spec import Check
+from globalnet_doctor.terminal import printable
 
 _COLOURS = {
     Status.PASS: "\x1b[32m",
@@ -23,11 +24,17 @@ def render(report: Report, colour: bool = False) -> str:
     lines: list[str] = []
     for cluster in report.clusters:
         if cluster.skipped is not None:
-            lines.append(f"context {cluster.name} skipped: {cluster.skipped}")
+            lines.append(printable(f"context {cluster.name} skipped: {cluster.skipped}"))
         elif not cluster.reachable:
-            lines.append(f"cluster {cluster.name} unreachable: {cluster.error}")
+            lines.append(printable(f"cluster {cluster.name} unreachable: {cluster.error}"))
+    # Every cell but the status (coloured here) comes from a cluster or a bundle: escaped.
     rows = [
-        [r.check, r.name, r.cluster, _status(r.status, colour), r.severity.value, _summary(r)]
+        [
+            *(printable(cell) for cell in (r.check, r.name, r.cluster)),
+            _status(r.status, colour),
+            r.severity.value,
+            printable(_summary(r)),
+        ]
         for r in report.results
     ]
     lines.append(
@@ -35,7 +42,7 @@ def render(report: Report, colour: bool = False) -> str:
     )
     details = _details(report.results)
     if details:
-        lines.extend(["", *details])
+        lines.extend(["", *(printable(line) for line in details)])
     counts = report.summary()
     lines.append("")
     lines.append(", ".join(f"{counts[s.value]} {s.value}" for s in Status))

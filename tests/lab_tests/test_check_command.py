@@ -132,3 +132,22 @@ def test_a_stale_context_is_skipped_and_shown_without_changing_the_exit_code(lab
     assert stale["skipped"] == "context stale names cluster 'gone', which has no server"
     named = gdoctor_process("check", "--kubeconfig", str(path), "--context", "stale")
     assert named.code == 2
+
+
+def test_insecure_skip_tls_verify_is_one_warning_per_cluster_and_nothing_from_urllib3(
+    lab, tmp_path
+):
+    config = yaml.safe_load(Path(lab.kubeconfig).read_text())
+    for entry in config["clusters"]:
+        entry["cluster"].pop("certificate-authority-data", None)
+        entry["cluster"].pop("certificate-authority", None)
+        entry["cluster"]["insecure-skip-tls-verify"] = True
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    load(lab, load_scenario(SCENARIOS / "GD401" / "gateway-labelled-PASS"))
+    run = gdoctor_process("check", "--all", "--no-host", "--kubeconfig", str(path))
+    assert run.code == 0, run.stderr
+    assert "InsecureRequestWarning" not in run.stderr
+    assert "Unverified HTTPS request" not in run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "skips TLS verification" in line]
+    assert sorted(w.split()[2] for w in warnings) == ["member1", "member2", "member3"]

@@ -227,3 +227,36 @@ def test_a_bundle_of_no_reachable_cluster_is_written_and_exits_3(tmp_path):
     assert run.code == 3, run.stderr
     assert archive.is_file()
     assert "no cluster was reachable" in run.stderr
+
+
+def test_progress_is_one_overwritten_line_on_a_terminal_and_nothing_elsewhere(tmp_path):
+    import os
+    import pty
+
+    kubeconfig = unreachable_kubeconfig(tmp_path)
+    args = [sys.executable, "-m", "globalnet_doctor", "check", "--no-host", "--kubeconfig"]
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [*args, kubeconfig], stdout=subprocess.PIPE, stderr=slave, check=False, timeout=60
+        )
+        os.close(slave)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert done.returncode == 3
+    text = seen.decode()
+    assert "\r\x1b[Kgdoctor: " in text
+    lines = text.replace("\r\n", "\n").split("\n")
+    assert not [line for line in lines if line.startswith("gdoctor: running")]
+    piped = gdoctor_process("check", "--no-host", "--kubeconfig", kubeconfig)
+    assert "\x1b[K" not in piped.stderr
+    assert "running" not in piped.stderr
