@@ -385,6 +385,7 @@ def _guarded(run: Callable[[], int]) -> None:
     show_default=True,
     help="Lowest finding severity that makes the exit code 1.",
 )
+@click.option("--show-passed", is_flag=True, help="List the checks that passed, per cluster.")
 @_run_options
 def check(
     checks: tuple[str, ...],
@@ -394,6 +395,7 @@ def check(
     output: str,
     bundle_path: Path | None,
     fail_on: str,
+    show_passed: bool,
     **run: Any,
 ) -> None:
     """Diagnose every cluster of the kubeconfig (or the named checks only)."""
@@ -410,7 +412,10 @@ def check(
         if bundle_path is not None:
             _refuse_live_only_options(run)
             _setup_logging(run["verbose"], run["log_file"])
-            return _check_bundle(bundle_path, chosen, named, output, fail_on, run["contexts"])
+            shown = _Shown(run["verbose"] > 0, show_passed)
+            return _check_bundle(
+                bundle_path, chosen, named, output, fail_on, run["contexts"], shown
+            )
         prepared = _prepare_run(named, **run)
         report = diagnose(
             chosen,
@@ -423,7 +428,7 @@ def check(
         for cluster in report.clusters:
             if not cluster.reachable and cluster.skipped is None:
                 log.warning("cluster %s unreachable: %s", cluster.name, cluster.error)
-        _emit_report(report, output, chosen)
+        _emit_report(report, output, chosen, _Shown(run["verbose"] > 0, show_passed))
         return exit_code_for(report.results, report.incomplete, fail_on)
 
     _guarded(body)
@@ -523,7 +528,19 @@ def bundle(
     _guarded(body)
 
 
-def _emit_report(report: Report, output: str, checks: Sequence[type[Check]]) -> None:
+@dataclass(frozen=True)
+class _Shown:
+    """What the table shows beyond the diagnosis."""
+
+    verbose: bool = False
+    """Each finding's resources, evidence and remedy (-v)."""
+    passed: bool = False
+    """The checks that passed (--show-passed)."""
+
+
+def _emit_report(
+    report: Report, output: str, checks: Sequence[type[Check]], shown: _Shown = _Shown()
+) -> None:
     """The report on stdout in the chosen format (and nothing else for the CI formats)."""
     _Progress.clear()
     if output == "json":
@@ -541,7 +558,8 @@ def _emit_report(report: Report, output: str, checks: Sequence[type[Check]]) -> 
     else:
         from globalnet_doctor.formatters.table import render as render_table
 
-        text = render_table(report, colour=sys.stdout.isatty())
+        width = shutil.get_terminal_size((120, 50)).columns
+        text = render_table(report, width, shown.verbose, shown.passed)
     sys.stdout.write(text)
     sys.stdout.flush()
 
@@ -580,6 +598,7 @@ def _check_bundle(
     output: str,
     fail_on: str,
     contexts: Sequence[str] = (),
+    shown: _Shown = _Shown(),
 ) -> ExitCode:
     """Offline: the checks on what a bundle recorded (no cluster, no kubernetes, no scapy)."""
     from globalnet_doctor.bundle import BundleError, read_bundle
@@ -590,7 +609,7 @@ def _check_bundle(
         report = replay(read_bundle(path), checks, named, contexts=contexts)
     except BundleError as exc:
         raise UsageError(f"cannot use bundle {path}: {exc}") from None
-    _emit_report(report, output, checks)
+    _emit_report(report, output, checks, shown)
     return exit_code_for(report.results, report.incomplete, fail_on)
 
 
@@ -855,7 +874,9 @@ def diff_command(old: Path, new: Path, output: str) -> None:
 
 @main.command()
 @click.option("-o", "--output", type=click.Choice(REPORT_FORMATS), default="table")
-def demo(output: str) -> None:
+@click.option("-v", "--verbose", count=True, help="Each finding's evidence and remedy.")
+@click.option("--show-passed", is_flag=True, help="List the checks that passed, per cluster.")
+def demo(output: str, verbose: int, show_passed: bool) -> None:
     """The field report's incident, diagnosed from the bundle shipped with gdoctor (no cluster).
 
     Three clusters and the host as the report found them before its repairs, recorded by
@@ -870,6 +891,7 @@ def demo(output: str) -> None:
             raise UsageError("the demo bundle is not installed with this gdoctor")
         registry = _registry()
         with as_file(demo_file) as path:
-            return _check_bundle(path, registry.checks, frozenset(), output, "error")
+            shown = _Shown(verbose > 0, show_passed)
+            return _check_bundle(path, registry.checks, frozenset(), output, "error", (), shown)
 
     _guarded(body)

@@ -17,6 +17,7 @@ from globalnet_doctor.host_view import HostProbe
 from globalnet_doctor.kinds import Probe, Read, plan_reads
 from globalnet_doctor.kubeconfig import SkippedContext, Target
 from globalnet_doctor.model import ClusterInfo, Report
+from globalnet_doctor.rootcauses import root_causes
 from globalnet_doctor.runner import Progress, RunOptions, run_checks
 from globalnet_doctor.spec import Check
 from globalnet_doctor.view import ClusterView, InputFailed, InputUnavailable
@@ -171,6 +172,7 @@ def build_report(
 ) -> Report:
     results = run_checks(checks, views, options, progress, host)
     return Report(
+        root_causes=root_causes(checks, results),
         tool_version=__version__,
         started_at=iso_utc(started),
         duration_ms=int((time.perf_counter() - clock) * 1000),

@@ -84,6 +84,17 @@ class ClusterInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RootCause:
+    """A failing check that no other failing check explains, with what it likely explains."""
+
+    check: str
+    clusters: tuple[str, ...]
+    """Where it fails, in report order."""
+    explains: tuple[tuple[str, str], ...] = ()
+    """(check, cluster) of each failing result it explains, directly or through another."""
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     tool_version: str
     started_at: str
@@ -91,6 +102,8 @@ class Report:
     clusters: Sequence[ClusterInfo]
     results: Sequence[CheckResult]
     warnings: Sequence[str] = ()
+    root_causes: Sequence[RootCause] = ()
+    """The failing checks in the order to fix them: those explaining the most first."""
 
     def summary(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}

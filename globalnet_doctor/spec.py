@@ -60,6 +60,10 @@ class Check:
     here; host-scope checks always do."""
     fix: ClassVar[str | None] = None
     """The id of the fix paired with this check, when it has one."""
+    explains: ClassVar[frozenset[str]] = frozenset()
+    """Ids of the checks whose failures this check's failure can explain (GD101's IPVS mode
+    breaks GD402's health-check pings): the report's root-cause order comes from these
+    declarations alone, so a new check joins it by declaring."""
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

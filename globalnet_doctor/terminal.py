@@ -3,6 +3,8 @@ a terminal (a name holding ESC could clear the screen, CR/LF could fake a line).
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def printable(text: str, limit: int | None = None) -> str:
     """``text`` with every character that is not printable escaped as Python writes it
@@ -40,3 +42,30 @@ def _escaped(character: str) -> str:
     if code <= 0xFFFF:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def cells(text: str) -> int:
+    """How many terminal cells ``text`` takes: East Asian wide characters two, combining
+    marks none."""
+    return sum(_cell_width(c) for c in text)
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` made printable and cut to ``width`` terminal cells, with an ellipsis when cut."""
+    safe = printable(text)
+    if cells(safe) <= width:
+        return safe
+    kept, used = [], 0
+    for character in safe:
+        size = _cell_width(character)
+        if used + size > width - 1:
+            break
+        kept.append(character)
+        used += size
+    return "".join(kept) + "…"
+
+
+def _cell_width(character: str) -> int:
+    if unicodedata.combining(character):
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1

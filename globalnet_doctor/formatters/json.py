@@ -18,6 +18,14 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "durationMs": report.duration_ms,
         "clusters": [_cluster(c) for c in report.clusters],
         "summary": report.summary(),
+        "rootCauses": [
+            {
+                "check": cause.check,
+                "clusters": list(cause.clusters),
+                "explains": [{"check": c, "cluster": k} for c, k in cause.explains],
+            }
+            for cause in report.root_causes
+        ],
         "warnings": list(report.warnings),
         "results": [_result(r) for r in report.results],
     }

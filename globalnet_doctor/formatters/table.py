@@ -1,52 +1,165 @@
-"""Human output: a table of results, then each finding with its evidence and remedy."""
+"""Human output: the diagnosis on one screen. Root causes first, with the command that fixes
+each; then every other failure, one line each; passes counted, skips counted by reason. With
+``verbose``, each finding's evidence and remedy follow. Every line fits the terminal's width and
+every string from a cluster or a bundle is escaped (terminal.fit)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from globalnet_doctor.model import CheckResult, Report, Status
+from globalnet_doctor.model import CheckResult, Report, RootCause, Status
 from globalnet_doctor.spec import Check
-from globalnet_doctor.terminal import printable
+from globalnet_doctor.terminal import fit, printable
 
-_COLOURS = {
-    Status.PASS: "\x1b[32m",
-    Status.FAIL: "\x1b[31m",
-    Status.SKIP: "\x1b[2m",
-    Status.ERROR: "\x1b[35m",
-}
-_RESET = "\x1b[0m"
+GROUPS_SHOWN = 3
+"""Distinct messages shown per check before the rest is counted (``-v`` shows all)."""
+CLUSTERS_WIDTH = 32
 
 
-def render(report: Report, colour: bool = False) -> str:
-    lines: list[str] = []
+@dataclass(frozen=True)
+class _Problem:
+    """One message of one check, and every cluster that reports it."""
+
+    check: str
+    message: str
+    clusters: tuple[str, ...]
+    fix: str | None
+
+
+def render(
+    report: Report,
+    width: int = 120,
+    verbose: bool = False,
+    show_passed: bool = False,
+) -> str:
+    lines = [fit(_clusters_read(report), width)]
     for cluster in report.clusters:
         if cluster.skipped is not None:
-            lines.append(printable(f"context {cluster.name} skipped: {cluster.skipped}"))
+            lines.append(fit(f"  context {cluster.name} skipped: {cluster.skipped}", width))
         elif not cluster.reachable:
-            lines.append(printable(f"cluster {cluster.name} unreachable: {cluster.error}"))
-    # Every cell but the status (coloured here) comes from a cluster or a bundle: escaped.
-    rows = [
-        [
-            *(printable(cell) for cell in (r.check, r.name, r.cluster)),
-            _status(r.status, colour),
-            r.severity.value,
-            printable(_summary(r)),
-        ]
-        for r in report.results
-    ]
-    lines.append(
-        tabulate(rows, headers=["CHECK", "NAME", "CLUSTER", "STATUS", "SEVERITY", "DETAIL"])
-    )
-    details = _details(report.results)
-    if details:
-        lines.extend(["", *(printable(line) for line in details)])
-    counts = report.summary()
-    lines.append("")
-    lines.append(", ".join(f"{counts[s.value]} {s.value}" for s in Status))
+            lines.append(fit(f"  cluster {cluster.name} unreachable: {cluster.error}", width))
+    problems = _problems(report.results)
+    shown: set[tuple[str, str]] = set()
+    if report.root_causes:
+        lines += ["", "Fix these first (root causes, the most explained first):"]
+        for cause in report.root_causes:
+            first = next(p for p in problems if p.check == cause.check)
+            shown.add((first.check, first.message))
+            lines.append(_line(first, width, _fix_hint(first, cause)))
+    rest = [p for p in problems if (p.check, p.message) not in shown]
+    if rest:
+        title = "Also failing:" if report.root_causes else "Failing:"
+        lines += ["", title, *_failure_lines(rest, width, verbose)]
+    errors = [r for r in report.results if r.status is Status.ERROR]
+    if errors:
+        lines += ["", "Could not judge:"]
+        lines += [fit(f"  {r.check}  {r.cluster}  {r.error or ''}", width) for r in errors]
+    lines += ["", *_counts(report, width)]
+    if show_passed:
+        lines += _passed(report.results, width)
+    if verbose:
+        details = _details(report.results)
+        if details:
+            lines += ["", *(w for line in details for w in _wrapped(line, width))]
+    elif problems:
+        lines.append(
+            fit("Evidence and remedies: add -v. A check explained: gdoctor explain ID.", width)
+        )
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(line: str, width: int) -> list[str]:
+    """A detail line folded to the width, its continuation indented under its text."""
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return textwrap.wrap(
+        printable(line), width, subsequent_indent=indent, break_on_hyphens=False
+    ) or [""]
+
+
+def _clusters_read(report: Report) -> str:
+    read = [c.name for c in report.clusters if c.reachable]
+    missed = [c for c in report.clusters if not c.reachable and c.skipped is None]
+    text = f"gdoctor read {len(read)} cluster{'s' * (len(read) != 1)}"
+    text += f" ({', '.join(read)})" if read else ""
+    if missed:
+        text += f"; {len(missed)} unreachable ({', '.join(c.name for c in missed)})"
+    return text
+
+
+def _problems(results: Sequence[CheckResult]) -> list[_Problem]:
+    """Each distinct message of each failing check, with the clusters reporting it, in report
+    order."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    fixes: dict[str, str | None] = {}
+    for result in results:
+        for finding in result.findings:
+            clusters = grouped.setdefault((result.check, finding.message), [])
+            if result.cluster not in clusters:
+                clusters.append(result.cluster)
+            if finding.remediation is not None and finding.remediation.fix:
+                fixes[result.check] = finding.remediation.fix
+    return [
+        _Problem(check, message, tuple(clusters), fixes.get(check))
+        for (check, message), clusters in grouped.items()
+    ]
+
+
+def _fix_hint(problem: _Problem, cause: RootCause) -> str:
+    parts = [f"gdoctor fix {problem.check}"] if problem.fix else []
+    if cause.explains:
+        parts.append(f"explains {len(cause.explains)}")
+    return f"  [{'; '.join(parts)}]" if parts else ""
+
+
+def _line(problem: _Problem, width: int, tail: str = "") -> str:
+    clusters = fit(", ".join(problem.clusters), CLUSTERS_WIDTH)
+    head = f"  {problem.check}  {clusters}: "
+    room = width - len(head) - len(tail)
+    if room < 20:  # a narrow terminal: the message takes the line, the hint goes
+        return fit(head + problem.message, width)
+    return head + fit(problem.message, room) + tail
+
+
+def _failure_lines(problems: Sequence[_Problem], width: int, verbose: bool) -> list[str]:
+    lines: list[str] = []
+    for check in dict.fromkeys(p.check for p in problems):
+        mine = [p for p in problems if p.check == check]
+        kept = mine if verbose else mine[:GROUPS_SHOWN]
+        lines += [_line(p, width) for p in kept]
+        if len(mine) > len(kept):
+            more = len(mine) - len(kept)
+            lines.append(fit(f"  {check}  … and {more} more (gdoctor check {check} -v)", width))
+    return lines
+
+
+def _counts(report: Report, width: int) -> list[str]:
+    counts = report.summary()
+    lines = [", ".join(f"{counts[s.value]} {s.value}" for s in Status)]
+    reasons: dict[str, int] = {}
+    for result in report.results:
+        if result.status is Status.SKIP:
+            reason = result.skip_reason or "no reason given"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        said = "; ".join(f"{reason} ({n})" for reason, n in reasons.items())
+        lines.append(fit(f"skipped: {said}", width))
+    return lines
+
+
+def _passed(results: Iterable[CheckResult], width: int) -> list[str]:
+    by_check: dict[str, list[str]] = {}
+    for result in results:
+        if result.status is Status.PASS:
+            by_check.setdefault(f"{result.check} {result.name}", []).append(result.cluster)
+    lines = ["", "Passed:"] if by_check else []
+    for check, clusters in by_check.items():
+        lines.append(fit(f"  {check}: {', '.join(clusters)}", width))
+    return lines
 
 
 def render_catalogue(checks: Sequence[type[Check]]) -> str:
@@ -62,22 +175,6 @@ def render_catalogue(checks: Sequence[type[Check]]) -> str:
         for c in checks
     ]
     return tabulate(rows, headers=["ID", "NAME", "SEVERITY", "KIND", "FIX", "TITLE"]) + "\n"
-
-
-def _status(status: Status, colour: bool) -> str:
-    return f"{_COLOURS[status]}{status.value}{_RESET}" if colour else status.value
-
-
-def _summary(result: CheckResult) -> str:
-    if result.status is Status.SKIP:
-        return result.skip_reason or ""
-    if result.status is Status.ERROR:
-        return result.error or ""
-    if result.findings:
-        first = result.findings[0].message
-        more = len(result.findings) - 1
-        return first if not more else f"{first} (+{more} more)"
-    return ""
 
 
 def _details(results: Sequence[CheckResult]) -> list[str]:
