@@ -30,7 +30,7 @@ from typing import Any
 from scenario import CLUSTERS, Object, Scenario
 from views_from_objects import answering
 
-from globalnet_doctor.config import load_settings
+from globalnet_doctor.config import SETTING_NAMES, load_settings
 from globalnet_doctor.diagnose import build_report, read_host_situation, reads_for
 from globalnet_doctor.fixer import Fixer, Observation
 from globalnet_doctor.fixspec import FixOptions
@@ -200,13 +200,6 @@ def registry() -> Registry:
 
 
 # `gdoctor check` parameters that are not site settings (cli._prepare_run's named ones).
-_NOT_SITE = {
-    "checks", "run_all", "select", "ignore", "output", "bundle_path", "fail_on",
-    "kubeconfig", "contexts", "in_cluster", "probes", "config_path", "verbose", "log_file",
-    "host", "root", "resolv_conf",
-}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class OfflineRun:
     checks: list[type[Check]]
@@ -224,7 +217,8 @@ def run_options(scenario: Scenario) -> OfflineRun:
         params = dict(ctx.params)
     chosen = registry().select(params["checks"] + params["select"], params["ignore"])
     named = frozenset(c.id for c in registry().select(params["checks"]))
-    site = {k: v for k, v in params.items() if k not in _NOT_SITE}
+    # The site settings are the parameters named like a Settings field (as the CLI passes them).
+    site = {k: v for k, v in params.items() if k in SETTING_NAMES}
     settings = load_settings(params["config_path"], site)
     # As cli._prepare_run builds it; --no-host (above) keeps the machine out.
     flag = params["host"]
