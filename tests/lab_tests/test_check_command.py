@@ -154,3 +154,26 @@ def test_insecure_skip_tls_verify_is_one_warning_per_cluster_and_nothing_from_ur
     assert "Unverified HTTPS request" not in run.stderr
     warnings = [line for line in run.stderr.splitlines() if "skips TLS verification" in line]
     assert sorted(w.split()[2] for w in warnings) == ["member1", "member2", "member3"]
+
+
+def test_control_characters_in_a_lab_object_never_reach_the_terminal_raw(lab):
+    import copy
+    import dataclasses
+    import xml.etree.ElementTree as ET
+
+    scenario = load_scenario(SCENARIOS / "GD402" / "ping-failure-FAIL")
+    objects = copy.deepcopy(scenario.objects)
+    tail = "\x1b[2J\x1b]0;owned\x07\r\nGD999  member9: a fake line"
+    for obj in objects["member1"]:
+        if obj["kind"] == "Gateway":
+            for connection in obj.get("status", {}).get("connections", []):
+                connection["statusMessage"] = connection.get("statusMessage", "") + tail
+    load(lab, dataclasses.replace(scenario, objects=objects))
+    run = gdoctor_process("check", "GD402", "-v", "--kubeconfig", str(lab.kubeconfig))
+    assert run.code == 1, run.stderr
+    for raw in ("\x1b", "\x07", "\r"):
+        assert raw not in run.stdout
+        assert raw not in run.stderr
+    assert not any(line.startswith("GD999") for line in run.stdout.splitlines())
+    junit = gdoctor_process("check", "GD402", "-o", "junit", "--kubeconfig", str(lab.kubeconfig))
+    ET.fromstring(junit.stdout.split("\n", 1)[1])
