@@ -7,6 +7,7 @@ from importlib.resources import files
 from globalnet_doctor.spec import CheckPack
 
 from .gd001_submariner_not_ready import SubmarinerNotReady
+from .gd003_cluster_cidr_mismatch import ClusterCidrMismatch
 from .gd004_component_version_skew import ComponentVersionSkew
 from .gd101_kube_proxy_ipvs import KubeProxyIpvs
 from .gd201_calico_not_vxlan import CalicoNotVxlan
@@ -53,6 +54,7 @@ CHECK_PACK = CheckPack(
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
         ComponentVersionSkew,
+        ClusterCidrMismatch,
     ),
     docs=files(f"{__name__}.docs"),
 )

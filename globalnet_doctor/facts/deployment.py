@@ -12,7 +12,7 @@ from globalnet_doctor import kinds
 from globalnet_doctor.facts import cidrs, objects
 from globalnet_doctor.facts.submariner import submariner_field
 from globalnet_doctor.kinds import Kind
-from globalnet_doctor.view import KubeObject
+from globalnet_doctor.view import ClusterView, KubeObject
 
 OPERATOR = "submariner-operator"
 
@@ -172,3 +172,94 @@ def flag_value(words: Sequence[str], flag: str) -> str | None:
         elif word == flag and index + 1 < len(words):
             value = words[index + 1]
     return value
+
+
+# The control-plane pods whose flags name the networks (static pods of kubeadm and the like).
+KUBE_APISERVER = "component=kube-apiserver"
+KUBE_CONTROLLER_MANAGER = "component=kube-controller-manager"
+CLUSTER_CIDR_FLAGS = {"--cluster-cidr"}
+SERVICE_CIDR_FLAGS = {"--service-cluster-ip-range", "--service-cidr"}
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSource:
+    """One place that says authoritatively which CIDR the cluster uses."""
+
+    where: str
+    """What was read, e.g. ``Node member1 annotation k3s.io/node-args``."""
+    cidr: str
+
+
+def _pod_words(pod: KubeObject) -> list[str]:
+    words: list[str] = []
+    for container in objects.spec(pod).get("containers") or []:
+        if isinstance(container, Mapping):
+            for key in ("command", "args"):
+                words += [str(w) for w in container.get(key) or []]
+    return words
+
+
+def network_sources(
+    nodes: Sequence[KubeObject], pods: Sequence[KubeObject], flags: set[str]
+) -> list[NetworkSource]:
+    """The values of ``flags`` in the k3s node arguments and in the kube-apiserver and
+    kube-controller-manager pods' command lines, each IPv4 CIDR of a dual-stack value apart."""
+    found: list[NetworkSource] = []
+    for node in nodes:
+        for flag in sorted(flags):
+            value = k3s_flag(node, flag)
+            if value:
+                found += _sources(f"Node {objects.name(node)} k3s.io/node-args {flag}", value)
+    for pod in pods:
+        labels = objects.labels(pod)
+        if labels.get("component") not in {"kube-apiserver", "kube-controller-manager"}:
+            continue
+        words = _pod_words(pod)
+        for flag in sorted(flags):
+            value = flag_value(words, flag)
+            if value:
+                found += _sources(f"Pod {objects.namespaced_name(pod)} {flag}", value)
+    return found
+
+
+def _sources(where: str, value: str) -> list[NetworkSource]:
+    return [
+        NetworkSource(where, str(network))
+        for part in value.split(",")
+        if (network := cidrs.parse_network(part)) is not None and network.version == 4
+    ]
+
+
+def authoritative_cidr(sources: Sequence[NetworkSource]) -> str | None:
+    """The one CIDR every source agrees on; None when there is none or they disagree."""
+    values = {s.cidr for s in sources}
+    return values.pop() if len(values) == 1 else None
+
+
+FLAGS_BY_FIELD = {"clusterCIDR": CLUSTER_CIDR_FLAGS, "serviceCIDR": SERVICE_CIDR_FLAGS}
+CIDR_FIELDS = tuple(FLAGS_BY_FIELD)
+
+
+def observed_addresses(view: ClusterView, field_name: str) -> list[tuple[KubeObject, str]]:
+    """The live pods' IPs (``clusterCIDR``) or the Services' cluster IPs (``serviceCIDR``)."""
+    if field_name == "clusterCIDR":
+        return [(p, ip) for p in view.list(kinds.PODS) if (ip := pod_ipv4(p)) is not None]
+    return [(s, ip) for s in view.list(kinds.SERVICES) if (ip := service_ipv4(s)) is not None]
+
+
+def sources_for(view: ClusterView, field_name: str) -> list[NetworkSource]:
+    """What the control plane says the CIDR of ``field_name`` is."""
+    return network_sources(
+        view.list(kinds.NODES), view.list(kinds.PODS), FLAGS_BY_FIELD[field_name]
+    )
+
+
+def corrected_cidr(view: ClusterView, cr: KubeObject, field_name: str) -> str | None:
+    """The CIDR GD003's fix may set: the single one every authoritative source names, when it
+    covers every observed address and differs from what Submariner uses; else None."""
+    wanted = authoritative_cidr(sources_for(view, field_name))
+    if wanted is None or list(declared_cidrs(cr, field_name)) == [wanted]:
+        return None
+    if outside(observed_addresses(view, field_name), [wanted]):
+        return None
+    return wanted
