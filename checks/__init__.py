@@ -7,6 +7,7 @@ from importlib.resources import files
 from globalnet_doctor.spec import CheckPack
 
 from .gd001_submariner_not_ready import SubmarinerNotReady
+from .gd002_network_discovery_failed import NetworkDiscoveryFailed
 from .gd003_cluster_cidr_mismatch import ClusterCidrMismatch
 from .gd004_component_version_skew import ComponentVersionSkew
 from .gd101_kube_proxy_ipvs import KubeProxyIpvs
@@ -55,6 +56,7 @@ CHECK_PACK = CheckPack(
         GlobalIpUnreachable,
         ComponentVersionSkew,
         ClusterCidrMismatch,
+        NetworkDiscoveryFailed,
     ),
     docs=files(f"{__name__}.docs"),
 )

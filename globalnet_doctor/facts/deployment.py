@@ -263,3 +263,38 @@ def corrected_cidr(view: ClusterView, cr: KubeObject, field_name: str) -> str | 
     if outside(observed_addresses(view, field_name), [wanted]):
         return None
     return wanted
+
+
+# -- network discovery (GD002) -------------------------------------------------------------
+
+DISCOVERY_FIXED_IN: Release = (0, 21, 1)
+"""Operator release whose discovery reads the ServiceCIDR API (operator PR #3630; the
+maintainer in submariner#3634: "will be fixed in v0.21.1")."""
+SERVICE_RANGE_UNREPORTED_FROM = (1, 33)
+"""Kubernetes release from which a refused Service create no longer names the valid range
+(operator#3627); ServiceCIDR went GA there."""
+_KUBE_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+
+
+def kubernetes_minor(version: str | None) -> tuple[int, int] | None:
+    match = _KUBE_VERSION.match(version or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def apiserver_names_service_range(pods: Sequence[KubeObject]) -> bool:
+    """Whether a kube-apiserver pod is visible with ``--service-cluster-ip-range``: the
+    operator's first way to find the service CIDR (managed clusters and k3s show none)."""
+    return any(
+        objects.labels(p).get("component") == "kube-apiserver"
+        and flag_value(_pod_words(p), "--service-cluster-ip-range") is not None
+        for p in pods
+    )
+
+
+def operator_release(operator: KubeObject | None) -> Release | None:
+    """The release the operator Deployment's first tagged image names."""
+    for image in container_images(operator):
+        found = release(image_tag(image))
+        if found is not None:
+            return found
+    return None
