@@ -16,6 +16,7 @@ from globalnet_doctor.facts.deployment import (
     kubernetes_minor,
     operator_release,
     release_text,
+    workload_reads,
 )
 from globalnet_doctor.facts.submariner import GATEWAY, ROUTE_AGENT
 from globalnet_doctor.kinds import Read
@@ -73,14 +74,7 @@ class NetworkDiscoveryFailed(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        namespace = settings.submariner_namespace
-        return (
-            *submariner.submariner_reads(settings),
-            Read(kinds.DAEMONSETS, namespace),
-            Read(kinds.DEPLOYMENTS, namespace),
-            Read(kinds.PODS),
-            Read(kinds.SERVICE_CIDRS),
-        )
+        return (*workload_reads(settings), Read(kinds.PODS), Read(kinds.SERVICE_CIDRS))
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings

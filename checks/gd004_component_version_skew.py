@@ -20,6 +20,7 @@ from globalnet_doctor.facts.deployment import (
     release,
     release_text,
     spec_release,
+    workload_reads,
 )
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
@@ -65,12 +66,7 @@ class ComponentVersionSkew(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        namespace = settings.submariner_namespace
-        return (
-            *submariner.submariner_reads(settings),
-            Read(kinds.DAEMONSETS, namespace),
-            Read(kinds.DEPLOYMENTS, namespace),
-        )
+        return workload_reads(settings)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings

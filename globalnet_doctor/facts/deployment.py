@@ -9,9 +9,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from globalnet_doctor import kinds
+from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import cidrs, objects
-from globalnet_doctor.facts.submariner import submariner_field
-from globalnet_doctor.kinds import Kind
+from globalnet_doctor.facts.submariner import submariner_field, submariner_reads
+from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.view import ClusterView, KubeObject
 
 OPERATOR = "submariner-operator"
@@ -298,3 +299,14 @@ def operator_release(operator: KubeObject | None) -> Release | None:
         if found is not None:
             return found
     return None
+
+
+def workload_reads(settings: Settings) -> tuple[Read, ...]:
+    """The Submariner CR and every DaemonSet and Deployment of the Submariner namespace (one
+    LIST each, however many components a release ships)."""
+    namespace = settings.submariner_namespace
+    return (
+        *submariner_reads(settings),
+        Read(kinds.DAEMONSETS, namespace),
+        Read(kinds.DEPLOYMENTS, namespace),
+    )
