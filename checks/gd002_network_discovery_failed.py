@@ -87,14 +87,16 @@ class NetworkDiscoveryFailed(Check):
         age = age_seconds(cr, view.observed_at)
         if age < settings.install_grace_seconds:
             raise NotApplicable(
-                f"the Submariner CR was created {age:.0f} s ago; the operator has "
-                f"{settings.install_grace_seconds:.0f} s (--install-grace-seconds) to deploy it"
+                "the Submariner CR is younger than the install grace period "
+                f"({settings.install_grace_seconds:.0f} s, --install-grace-seconds): the "
+                "operator may still be deploying it"
             )
         causes = discovery_causes(view, namespace)
         explained = len(causes) == 3
         yield self.finding(
-            f"the operator has not deployed Submariner {age:.0f} s after the Submariner CR was "
-            f"created: DaemonSets {GATEWAY} and {ROUTE_AGENT} are absent and the CR's status "
+            "the operator has not deployed Submariner within the install grace period "
+            f"({settings.install_grace_seconds:.0f} s): DaemonSets {GATEWAY} and {ROUTE_AGENT} "
+            "are absent and the CR's status "
             "was never written (no clusterID, no networkPlugin)"
             + ("; its network discovery cannot work on this cluster" if explained else ""),
             resources=[ref(view.name, kinds.SUBMARINERS, cr)],
