@@ -106,3 +106,20 @@ def test_image_tag(image, tag):
 def test_kubernetes_minor():
     assert kubernetes_minor("v1.33.1+k3s1") == (1, 33)
     assert kubernetes_minor(None) is None
+
+
+def test_gd004_names_an_operator_older_than_spec_version_but_not_a_newer_one():
+    from globalnet_doctor_checks.gd004_component_version_skew import ComponentVersionSkew
+
+    reads = ComponentVersionSkew.reads(SETTINGS)
+    submariner = cr(NOW) | {"spec": {"version": "0.21.1"}}
+
+    def findings(tag: str) -> list[str]:
+        view = view_answering("member1", reads, [submariner, operator(tag)], observed_at=NOW)
+        return [f.message for f in ComponentVersionSkew().run(CheckContext(view, [view], SETTINGS))]
+
+    assert findings("0.20.1") == [
+        "the operator Deployment submariner-operator runs "
+        "quay.io/submariner/submariner-operator:0.20.1, older than spec.version 0.21.1"
+    ]
+    assert findings("0.22.0") == []
