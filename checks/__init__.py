@@ -7,6 +7,9 @@ from importlib.resources import files
 from globalnet_doctor.spec import CheckPack
 
 from .gd001_submariner_not_ready import SubmarinerNotReady
+from .gd002_network_discovery_failed import NetworkDiscoveryFailed
+from .gd003_cluster_cidr_mismatch import ClusterCidrMismatch
+from .gd004_component_version_skew import ComponentVersionSkew
 from .gd101_kube_proxy_ipvs import KubeProxyIpvs
 from .gd201_calico_not_vxlan import CalicoNotVxlan
 from .gd202_calico_bird_probes import CalicoBirdProbes
@@ -51,6 +54,9 @@ CHECK_PACK = CheckPack(
         RpFilterStrict,
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
+        ComponentVersionSkew,
+        ClusterCidrMismatch,
+        NetworkDiscoveryFailed,
     ),
     docs=files(f"{__name__}.docs"),
 )

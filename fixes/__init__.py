@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from globalnet_doctor.fixspec import Fix
 
+from .gd003_cluster_cidr_mismatch import SetDeclaredCidrs
 from .gd101_kube_proxy_ipvs import KubeProxyToIptables
 from .gd201_calico_not_vxlan import CalicoToVxlan
 from .gd202_calico_bird_probes import DropBirdProbeFlags
@@ -31,4 +32,5 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     LooseRpFilter,
     RouteGlobalCidr,
     RepointResolvConf,
+    SetDeclaredCidrs,
 )

@@ -267,6 +267,12 @@ def _run_option_list() -> list[tuple[str, Callable[[F], F]]]:
             help="Seconds one check may run (default 30).",
         ),
         click.option(
+            "--install-grace-seconds",
+            type=click.FloatRange(min=0),
+            help="Seconds the operator may take to deploy a new Submariner CR (GD002, "
+            "default 120).",
+        ),
+        click.option(
             "--host/--no-host",
             "host",
             default=None,
@@ -290,7 +296,8 @@ def _run_option_list() -> list[tuple[str, Callable[[F], F]]]:
         "kubeconfig", "contexts", "in_cluster", "probes", "config_path",
         "submariner_namespace", "broker_context", "broker_namespace", "dns_service",
         "webhook_deployment", "dnsmasq_configmap", "external_host", "host_cluster",
-        "request_timeout", "check_timeout", "host", "root", "resolv_conf",
+        "request_timeout", "check_timeout", "install_grace_seconds", "host", "root",
+        "resolv_conf",
     ]  # fmt: skip
     return list(zip(names, options, strict=True))
 

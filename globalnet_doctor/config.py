@@ -35,6 +35,8 @@ class Settings:
     """Seconds a single API request may take."""
     check_timeout: float = 30.0
     """Seconds a single check may run."""
+    install_grace_seconds: float = 120.0
+    """GD002: how long after its Submariner CR was created the operator may take to deploy."""
 
 
 def split_name(value: str, setting: str) -> tuple[str, str]:

@@ -177,3 +177,11 @@ class DryRunCreate:
 
 
 Probe = DryRunCreate
+
+SERVICE_CIDRS = Kind(
+    "networking.k8s.io",
+    "servicecidrs",
+    "ServiceCIDR",
+    namespaced=False,
+    versions=("v1", "v1beta1", "v1alpha1"),
+)
