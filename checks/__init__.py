@@ -17,6 +17,7 @@ from .gd303_global_ip_inconsistent import GlobalIpInconsistent
 from .gd304_cidr_overlap import CidrOverlap
 from .gd305_export_without_selector import ExportWithoutSelector
 from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
+from .gd311_global_ip_double_allocation import GlobalIpDoubleAllocation
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
@@ -51,6 +52,7 @@ CHECK_PACK = CheckPack(
         RpFilterStrict,
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
+        GlobalIpDoubleAllocation,
     ),
     docs=files(f"{__name__}.docs"),
 )

@@ -177,3 +177,5 @@ class DryRunCreate:
 
 
 Probe = DryRunCreate
+
+GLOBAL_EGRESS_IPS = Kind("submariner.io", "globalegressips", "GlobalEgressIP", versions=("v1",))
