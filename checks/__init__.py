@@ -21,6 +21,7 @@ from .gd311_global_ip_double_allocation import GlobalIpDoubleAllocation
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
+from .gd404_multiple_active_gateways import MultipleActiveGateways
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
@@ -53,6 +54,7 @@ CHECK_PACK = CheckPack(
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
         GlobalIpDoubleAllocation,
+        MultipleActiveGateways,
     ),
     docs=files(f"{__name__}.docs"),
 )
