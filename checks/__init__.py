@@ -22,6 +22,7 @@ from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
 from .gd404_multiple_active_gateways import MultipleActiveGateways
+from .gd405_gateway_public_ip_unresolved import GatewayPublicIpUnresolved
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
@@ -55,6 +56,7 @@ CHECK_PACK = CheckPack(
         GlobalIpUnreachable,
         GlobalIpDoubleAllocation,
         MultipleActiveGateways,
+        GatewayPublicIpUnresolved,
     ),
     docs=files(f"{__name__}.docs"),
 )

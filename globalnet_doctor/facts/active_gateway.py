@@ -18,9 +18,9 @@ from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.gateways import STALE_AFTER_SECONDS, age_seconds, gateways, is_active
-from globalnet_doctor.facts.submariner import GATEWAY
+from globalnet_doctor.facts.submariner import GATEWAY, broker_view, cr_cluster_id
 from globalnet_doctor.kinds import Read
-from globalnet_doctor.view import ClusterView, KubeObject
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
 
 GATEWAY_POD_SELECTOR = f"app={GATEWAY}"
 STATUS_LABEL = "gateway.submariner.io/status"
@@ -79,3 +79,18 @@ def cluster_endpoints(
     return broker.derived(("endpoints-by-cluster", settings.broker_namespace), index).get(
         cluster_id, []
     )
+
+
+def own_broker_endpoints(
+    clusters: Sequence[ClusterView], settings: Settings, cr: KubeObject
+) -> Sequence[KubeObject] | None:
+    """The broker's Endpoints of the cluster whose Submariner CR is ``cr``; None when the broker
+    or its Endpoints cannot be read."""
+    broker = broker_view(clusters, settings)
+    cluster_id = cr_cluster_id(cr)
+    if broker is None or not broker.reachable or cluster_id is None:
+        return None
+    try:
+        return cluster_endpoints(broker, settings, cluster_id)
+    except InputUnavailable:
+        return None
