@@ -18,6 +18,7 @@ from .gd304_cidr_overlap import CidrOverlap
 from .gd305_export_without_selector import ExportWithoutSelector
 from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
 from .gd311_global_ip_double_allocation import GlobalIpDoubleAllocation
+from .gd312_global_cidr_in_use_locally import GlobalCidrInUseLocally
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
@@ -57,6 +58,7 @@ CHECK_PACK = CheckPack(
         GlobalIpDoubleAllocation,
         MultipleActiveGateways,
         GatewayPublicIpUnresolved,
+        GlobalCidrInUseLocally,
     ),
     docs=files(f"{__name__}.docs"),
 )
