@@ -20,9 +20,13 @@ from .gd303_global_ip_inconsistent import GlobalIpInconsistent
 from .gd304_cidr_overlap import CidrOverlap
 from .gd305_export_without_selector import ExportWithoutSelector
 from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
+from .gd311_global_ip_double_allocation import GlobalIpDoubleAllocation
+from .gd312_global_cidr_in_use_locally import GlobalCidrInUseLocally
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
+from .gd404_multiple_active_gateways import MultipleActiveGateways
+from .gd405_gateway_public_ip_unresolved import GatewayPublicIpUnresolved
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
@@ -57,6 +61,10 @@ CHECK_PACK = CheckPack(
         ComponentVersionSkew,
         ClusterCidrMismatch,
         NetworkDiscoveryFailed,
+        GlobalIpDoubleAllocation,
+        MultipleActiveGateways,
+        GatewayPublicIpUnresolved,
+        GlobalCidrInUseLocally,
     ),
     docs=files(f"{__name__}.docs"),
 )

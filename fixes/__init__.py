@@ -13,6 +13,8 @@ from .gd203_calico_ippools_missing import CreateRemoteIPPools
 from .gd301_externalips_admission_denied import AllowGlobalnetExternalIps
 from .gd401_no_gateway_node import LabelGatewayNode
 from .gd402_health_check_ping_failure import DisableHealthCheck
+from .gd404_multiple_active_gateways import RestartActiveGateway
+from .gd405_gateway_public_ip_unresolved import AnnotatePublicIp
 from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
@@ -33,4 +35,6 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     RouteGlobalCidr,
     RepointResolvConf,
     SetDeclaredCidrs,
+    RestartActiveGateway,
+    AnnotatePublicIp,
 )
