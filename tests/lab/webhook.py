@@ -364,8 +364,8 @@ def configuration(cluster: str, ca_bundle: str) -> JsonObject:
                         "scope": "Namespaced",
                     }
                 ],
-                # Upstream's manifest says Ignore; Fail (the hardened choice) is what makes
-                # a webhook without pods visible to the apiserver's callers.
+                # As upstream's config/webhook/manifests.yaml: a webhook without pods is
+                # visible to the apiserver's callers.
                 "failurePolicy": "Fail",
                 "sideEffects": "None",
                 "admissionReviewVersions": ["v1", "v1beta1"],
