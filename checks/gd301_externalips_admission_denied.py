@@ -2,9 +2,11 @@
 
 Static evidence (always read): the externalip-webhook Deployment's ``--allowed-external-ip-cidrs``
 must cover the global CIDR and its ``--allowed-usernames`` must let Globalnet's service account
-in. The probe (``--probes``, or GD301 named): a server-side dry-run create of such a Service as
-that service account; what admission answers is the verdict. ``InternalServiceCreationFailed``
-conditions are quoted as evidence that it happened; once admission allows again they are GD302's.
+in, when a ValidatingWebhookConfiguration routes Service creates to it (otherwise it enforces
+nothing, as the probe would find). The probe (``--probes``, or GD301 named): a server-side
+dry-run create of such a Service as that service account; what admission answers is the
+verdict. ``InternalServiceCreationFailed`` conditions are quoted as evidence that it happened;
+once admission allows again they are GD302's.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class ExternalIpsAdmissionDenied(Check):
         result = probe_result(view, settings)
         verdict = result.verdict if result is not None else None
         if result is not None and verdict is Verdict.WEBHOOK_UNREACHABLE:
-            if args is not None and args.problems:
+            if args is not None and args.rejects:
                 # Its arguments alone say it would reject, whether or not a pod answers now.
                 yield self._rejected(ctx, global_cidr, args, failed, result)
                 return
@@ -123,7 +125,7 @@ class ExternalIpsAdmissionDenied(Check):
             return
         if result is not None and verdict is Verdict.FORBIDDEN_BY_RBAC:
             yield self._rbac(ctx, failed, result)
-        if args is not None and args.problems:
+        if args is not None and args.rejects:
             yield self._rejected(ctx, global_cidr, args, failed, result)
             return
         if verdict in (None, Verdict.NOT_PERMITTED):
@@ -173,7 +175,7 @@ class ExternalIpsAdmissionDenied(Check):
             )
             if result is not None and result.verdict is Verdict.WEBHOOK_UNREACHABLE:
                 message += " (the dry-run probe could not reach the webhook to confirm it)"
-        if args is not None and args.problems:
+        if args is not None and args.rejects:
             remedy = webhook_remedy(args, global_cidr, settings) + _retrigger_hint(failures)
             if result is not None and result.verdict is Verdict.WEBHOOK_UNREACHABLE:
                 remedy += (

@@ -222,7 +222,7 @@ class AllowGlobalnetExternalIps(Fix):
         verdict = probe.verdict if probe is not None else None
         rbac_forbids = verdict is Verdict.FORBIDDEN_BY_RBAC
         steps: list[Step] = []
-        if args is not None and args.problems:
+        if args is not None and args.rejects:
             steps.append(self._webhook_step(view, settings, args, global_cidr, rbac_forbids))
         # Globalnet's retry must find admission allowing it: a second failure is final again.
         admission_will_allow = bool(steps) or verdict is Verdict.ADMITTED
@@ -250,8 +250,10 @@ class AllowGlobalnetExternalIps(Fix):
             return None
         args = webhook_args(view, settings, global_cidr)
         probe = probe_result(view, settings)
-        if args is None or args.problems or probe is None:
-            return None  # the arguments are still wrong, or nothing says more than they do
+        if args is None or args.problems or not args.enforced or probe is None:
+            # The arguments are still wrong, the apiserver never calls this webhook, or
+            # nothing says more than they do.
+            return None
         if probe.verdict is not Verdict.DENIED_BY_ADMISSION:
             return None  # RBAC, or gdoctor may not impersonate: not the webhook's arguments
         if DENY_SERVICE_EXTERNAL_IPS in probe.answer.message:

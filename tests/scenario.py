@@ -10,6 +10,13 @@ tests/offline), and beside it ``fix-plan-GDnnn.json``, the golden plan of fix GD
 scenario's offline views (tests/offline/test_offline_scenarios.py).
 Objects in the scenario replace the base's objects with the same apiVersion, kind, namespace and
 name; ``remove`` drops base objects (``Kind/namespace/name`` or ``Kind/name``).
+
+``upstream`` (cluster -> files under tests/upstream/) loads manifests as their projects ship
+them, unmodified, after the base and before the scenario's own folder: every object in them
+except those the v1.20 lab cannot hold (``left_out``; tests/upstream/README.md). What the
+controllers would have created or written is the scenario's: its own objects, and
+``*.status.yaml`` files in a cluster folder, whose documents (apiVersion, kind, metadata.name
+and namespace, status) set the status of an object already loaded, upstream ones included.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 import yaml
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+UPSTREAM = Path(__file__).parent / "upstream"
 BASES = SCENARIOS / "_base"
 CLUSTERS = ("member1", "member2", "member3")
 
@@ -100,8 +108,71 @@ def read_cluster_folder(folder: Path, now: int | None = None) -> list[Object]:
     clock = int(time.time()) if now is None else now
     objects: list[Object] = []
     for path in sorted(folder.glob("*.yaml")):
-        objects.extend(_documents(path, clock))
+        if not path.name.endswith(STATUS_SUFFIX):
+            objects.extend(_documents(path, clock))
     return objects
+
+
+STATUS_SUFFIX = ".status.yaml"
+
+# (apiVersion, kind) in upstream manifests that kube-apiserver v1.20 does not serve: the loader
+# leaves them out (tests/upstream/README.md lists them).
+UNSERVED_BY_THE_LAB = {
+    ("policy/v1", "PodDisruptionBudget"): "policy/v1 is served from Kubernetes 1.21",
+}
+
+
+def _lab_crd_names() -> frozenset[str]:
+    from lab.crds import LAB_CRDS
+
+    return frozenset(crd.name for crd in LAB_CRDS)
+
+
+def _calls_lab_webhook(obj: Object) -> bool:
+    from lab.webhook import WEBHOOK_NAMESPACE
+
+    return any(
+        ((webhook.get("clientConfig") or {}).get("service") or {}).get("namespace")
+        == WEBHOOK_NAMESPACE
+        for webhook in obj.get("webhooks") or ()
+    )
+
+
+def left_out(obj: Object) -> str | None:
+    """Why an upstream object is not loaded into the lab, or None when it is."""
+    reason = UNSERVED_BY_THE_LAB.get((obj.get("apiVersion"), obj.get("kind")))
+    if reason is not None:
+        return reason
+    name = (obj.get("metadata") or {}).get("name")
+    if obj.get("kind") == "ValidatingWebhookConfiguration" and _calls_lab_webhook(obj):
+        # The apiservers cannot reach pods: the lab registers its own configuration for the
+        # externalip-webhook, driven by the Deployment's arguments (tests/lab/webhook.py).
+        return "the lab's own configuration of the externalip-webhook plays it"
+    if obj.get("kind") == "CustomResourceDefinition" and name in _lab_crd_names():
+        # The lab installs it at startup, with an open schema, for every scenario.
+        return "the lab's own CustomResourceDefinition of that name is installed at startup"
+    return None
+
+
+def read_upstream(relative: str) -> list[Object]:
+    """The objects of one upstream file the lab can hold, as shipped."""
+    path = UPSTREAM / relative
+    assert path.is_file(), f"no upstream file {path}"
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# upstream: "), f"{path}: the first line must name its source"
+    return [o for o in _documents(path, 0) if left_out(o) is None]
+
+
+def _set_statuses(path: Path, folder: Path, objects: list[Object]) -> None:
+    by_identity = {_identity(o): o for o in objects}
+    for status_file in sorted(folder.glob(f"*{STATUS_SUFFIX}")):
+        for overlay in _documents(status_file, int(time.time())):
+            target = by_identity.get(_identity(overlay))
+            assert target is not None, (
+                f"{path}: {status_file.name} sets the status of an object not loaded: "
+                f"{_identity(overlay)}"
+            )
+            target["status"] = overlay["status"]
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -118,14 +189,19 @@ def load_scenario(path: Path) -> Scenario:
         missing = set(removed) - {_removal_key(o) for o in objects[cluster]}
         assert not missing, f"{path}: remove names objects the base lacks: {sorted(missing)}"
         objects[cluster] = [o for o in objects[cluster] if _removal_key(o) not in removed]
+    upstream = meta.get("upstream") or {}
+    assert set(upstream) <= set(CLUSTERS), f"{path}: upstream names unknown clusters"
     for cluster in CLUSTERS:
         folder = path / cluster
-        if not folder.is_dir():
-            continue
         merged = {_identity(o): o for o in objects[cluster]}
-        for obj in read_cluster_folder(folder):
+        for relative in upstream.get(cluster) or ():
+            for obj in read_upstream(relative):
+                merged[_identity(obj)] = obj
+        for obj in read_cluster_folder(folder) if folder.is_dir() else ():
             merged[_identity(obj)] = obj
         objects[cluster] = list(merged.values())
+        if folder.is_dir():
+            _set_statuses(path, folder, objects[cluster])
     args = tuple(str(a) for a in meta.get("args") or ())
     lab_only = meta.get("labOnly")
     assert lab_only is None or (isinstance(lab_only, str) and lab_only.strip()), (

@@ -52,3 +52,12 @@ def view_answering(
         answers[read] = ReadAnswer(answering(read, objects), api_version=f"{group}{version}")
     moment = observed_at or datetime.now(UTC)
     return ClusterView(name, f"https://{name}", moment, answers=answers)
+
+
+def with_lab_webhook(cluster: str, objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``objects`` plus the ValidatingWebhookConfiguration the lab registers when they hold the
+    externalip-webhook Deployment (tests/lab/core.py ``apply``), caBundle left empty."""
+    from lab.webhook import configuration, registers_lab_webhook
+
+    items = list(objects)
+    return [*items, configuration(cluster, "")] if registers_lab_webhook(items) else items

@@ -3,7 +3,9 @@
 Reads are raw JSON (no model classes, about 7x cheaper for core kinds), one LIST per declared
 kind and scope (paginated) or one GET per fixed name, so the request count depends on the
 checks selected, never on the number of objects. Versions come from discovery: a kind is read
-at the version the server prefers among those gdoctor understands.
+at the version the server prefers among those gdoctor understands. A group whose discovery
+fails (an aggregated APIService whose server is down answers 503) makes only its own kinds
+unavailable, with the reason; the cluster stays reachable and every other read is made.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class _Connection:
     timeout: float
     group_versions: dict[str, list[str]] = field(default_factory=dict)
     resources: dict[str, set[str]] = field(default_factory=dict)
+    discovery_failures: dict[str, str] = field(default_factory=dict)
+    """group -> why discovering one of its versions failed (an aggregated API whose server is
+    down answers 503): that group's kinds are unavailable, the rest of the cluster is read."""
 
     def get_json(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Any:
         status, reason, body = self.send("GET", path, query)
@@ -242,7 +247,16 @@ def _discover(connection: _Connection, groups: Iterable[str]) -> None:
         ordered = ([preferred] if preferred else []) + [v for v in versions if v != preferred]
         connection.group_versions[name] = ordered
         for version in ordered:
-            resources = connection.get_json(f"/apis/{name}/{version}")
+            try:
+                resources = connection.get_json(f"/apis/{name}/{version}")
+            except (_HttpError, _Unreachable) as exc:
+                # One group's server (an aggregated APIService) failing says nothing of the
+                # others: its kinds become unavailable with the reason.
+                detail = str(exc) if isinstance(exc, _HttpError) else f"no answer ({exc})"
+                connection.discovery_failures.setdefault(
+                    name, f"discovery of {name}/{version} failed: {detail}"
+                )
+                continue
             connection.resources[f"{name}/{version}"] = {
                 r["name"] for r in resources.get("resources", []) if "/" not in r["name"]
             }
@@ -273,6 +287,9 @@ def _answer(connection: _Connection, read: Read) -> ReadAnswer:
     version = _served_version(connection, read.kind)
     if version is None:
         what = read.kind.qualified
+        failure = connection.discovery_failures.get(read.kind.group)
+        if failure is not None:
+            return ReadAnswer(unavailable=f"API unavailable: {what}: {failure}")
         if read.kind.group and read.kind.group not in connection.group_versions:
             return ReadAnswer(unavailable=f"CRD absent: {what} is not served by this cluster")
         return ReadAnswer(unavailable=f"not served: {what} at any version gdoctor reads")

@@ -22,7 +22,13 @@ from globalnet_doctor.facts.cidrs import Network, parse_network
 from globalnet_doctor.facts.globalnet import globalnet_groups, globalnet_user
 from globalnet_doctor.facts.submariner import global_cidr, submariner_cr
 from globalnet_doctor.kinds import DryRunCreate, Read
-from globalnet_doctor.view import ClusterView, KubeObject, ProbeAnswer, ProbeNotRun
+from globalnet_doctor.view import (
+    ClusterView,
+    InputUnavailable,
+    KubeObject,
+    ProbeAnswer,
+    ProbeNotRun,
+)
 
 CIDRS_FLAG = "--allowed-external-ip-cidrs"
 USERNAMES_FLAG = "--allowed-usernames"
@@ -43,7 +49,8 @@ _ADMISSION_DENIALS = (
 
 def webhook_reads(settings: Settings) -> tuple[Read, ...]:
     namespace, name = split_name(settings.webhook_deployment, "webhook_deployment")
-    return (Read(kinds.DEPLOYMENTS, namespace, name),)
+    # The configurations say whether the apiserver calls the webhook for Services at all.
+    return (Read(kinds.DEPLOYMENTS, namespace, name), Read(kinds.VALIDATING_WEBHOOKS))
 
 
 def flag_values(words: Sequence[str], flag: str) -> list[str]:
@@ -79,6 +86,59 @@ def cidrs_cover(cidrs: Sequence[str], wanted: Network) -> bool:
     return any(wanted.subnet_of(n) for n in ipaddress.collapse_addresses(v6))
 
 
+def _any(values: Any, accepted: set[str]) -> bool:
+    return isinstance(values, list) and bool(accepted & {str(v) for v in values})
+
+
+def _selects_service_creates(webhook: Mapping[str, Any]) -> bool:
+    """Whether one of the webhook's rules makes the apiserver call it when a core v1 Service is
+    created (what Globalnet does)."""
+    for rule in webhook.get("rules") or []:
+        if not isinstance(rule, Mapping) or rule.get("scope") == "Cluster":
+            continue
+        if (
+            _any(rule.get("apiGroups"), {"", "*"})
+            and _any(rule.get("apiVersions"), {"v1", "*"})
+            and _any(rule.get("operations"), {"CREATE", "*"})
+            and _any(rule.get("resources"), {"services", "*", "*/*"})
+        ):
+            return True
+    return False
+
+
+def _calls_into(webhook: Mapping[str, Any], namespace: str) -> bool:
+    """Whether the webhook's endpoint may be the Deployment's pods: a Service in its namespace,
+    or a URL (which gdoctor cannot tie to a Deployment, so it counts)."""
+    client = webhook.get("clientConfig")
+    if not isinstance(client, Mapping):
+        return False
+    service = client.get("service")
+    if isinstance(service, Mapping):
+        return service.get("namespace") == namespace
+    return bool(client.get("url"))
+
+
+def registrations(view: ClusterView, deployment: KubeObject) -> tuple[str, ...] | None:
+    """The ValidatingWebhookConfiguration webhooks (``configuration/webhook``) through which
+    the apiserver calls the Deployment's webhook when a Service is created; None when gdoctor
+    may not read the configurations (then the Deployment is assumed to enforce)."""
+    namespace = str(objects.metadata(deployment).get("namespace") or "")
+    try:
+        configurations = view.list(kinds.VALIDATING_WEBHOOKS)
+    except InputUnavailable:
+        return None
+    found: list[str] = []
+    for configuration in configurations:
+        for webhook in configuration.get("webhooks") or []:
+            if (
+                isinstance(webhook, Mapping)
+                and _selects_service_creates(webhook)
+                and _calls_into(webhook, namespace)
+            ):
+                found.append(f"{objects.metadata(configuration).get('name')}/{webhook.get('name')}")
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookArgs:
     """What an externalip-webhook Deployment allows, and why that rejects Globalnet."""
@@ -91,6 +151,21 @@ class WebhookArgs:
     covers_global_cidr: bool = True
     lets_globalnet_in: bool = True
     problems: tuple[str, ...] = field(default=())
+    registered: tuple[str, ...] | None = None
+    """The webhooks through which the apiserver calls it for Service creates (empty: it is
+    never called, so its arguments reject nothing); None when that could not be read."""
+
+    @property
+    def enforced(self) -> bool:
+        """Whether the apiserver calls this webhook for Service creates (assumed when unread)."""
+        return self.registered is None or bool(self.registered)
+
+    @property
+    def rejects(self) -> bool:
+        """Whether its arguments make admission reject Globalnet's Services: they are wrong and
+        the apiserver calls it. A Deployment no configuration routes Services to enforces
+        nothing, with or without the probe."""
+        return bool(self.problems) and self.enforced
 
     @property
     def name(self) -> str:
@@ -98,12 +173,15 @@ class WebhookArgs:
         return f"{metadata.get('namespace')}/{metadata.get('name')}"
 
     def evidence(self) -> dict[str, Any]:
-        return {
+        evidence: dict[str, Any] = {
             "deployment": self.name,
             "allowedExternalIPCidrs": list(self.cidrs),
             "allowedUsernames": list(self.usernames),
             "allowedGroups": list(self.groups),
         }
+        if self.registered is not None:
+            evidence["calledForServiceCreatesBy"] = list(self.registered)
+        return evidence
 
 
 def webhook_args(view: ClusterView, settings: Settings, global_cidr: Network) -> WebhookArgs | None:
@@ -138,7 +216,15 @@ def webhook_args(view: ClusterView, settings: Settings, global_cidr: Network) ->
     if not let_in:
         problems.append(f"{USERNAMES_FLAG} ({', '.join(usernames) or 'not set'}) lacks {user}")
     return WebhookArgs(
-        deployment, cidrs, usernames, groups, unparsable, covered, let_in, tuple(problems)
+        deployment,
+        cidrs,
+        usernames,
+        groups,
+        unparsable,
+        covered,
+        let_in,
+        tuple(problems),
+        registrations(view, deployment),
     )
 
 
@@ -267,4 +353,4 @@ def admission_now(
     if args is None:
         return AdmissionNow.UNKNOWN, {}
     evidence = {"webhook": {**args.evidence(), "problems": list(args.problems)}}
-    return (AdmissionNow.REJECTS if args.problems else AdmissionNow.ALLOWS), evidence
+    return (AdmissionNow.REJECTS if args.rejects else AdmissionNow.ALLOWS), evidence

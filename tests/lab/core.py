@@ -46,7 +46,7 @@ from .webhook import (
     AdmissionRecord,
     ExternalIpWebhook,
     canary_service,
-    is_webhook_deployment,
+    registers_lab_webhook,
     relay_argv,
 )
 
@@ -416,9 +416,10 @@ class Lab:
         Returns the objects as stored.
 
         Loading the externalip-webhook Deployment (externalip-validation-system/
-        externalip-validation-webhook) also registers the lab's webhook in that cluster."""
+        externalip-validation-webhook) also registers the lab's webhook in that cluster, unless
+        the objects bring their own ValidatingWebhookConfiguration of that name."""
         created = self._cluster(cluster).loader.apply(objects)
-        if any(is_webhook_deployment(obj) for obj in objects):
+        if registers_lab_webhook(objects):
             self.register_externalip_webhook(cluster)
         return created
 

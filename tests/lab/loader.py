@@ -30,6 +30,8 @@ _FIRST_KINDS = {"Namespace", "CustomResourceDefinition"}
 # Finalizers that the apiserver itself completes (the CRD one deletes the CRD's objects);
 # every other finalizer belongs to a controller the lab does not run.
 _SERVER_FINALIZERS = {"customresourcecleanup.apiextensions.k8s.io"}
+# Kinds whose status the apiserver itself maintains (a CRD's Established, acceptedNames).
+_SERVER_STATUS_KINDS = {"CustomResourceDefinition"}
 _LAST_KINDS = {"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "APIService"}
 # Below this many objects a thread pool costs more than it saves.
 _PARALLEL_THRESHOLD = 4
@@ -161,6 +163,8 @@ class Loader:
         body["metadata"] = metadata
         # With a /status subresource the create drops status; it is written right after.
         status = body.pop("status", None) if info.has_status else None
+        if info.kind in _SERVER_STATUS_KINDS:
+            status = None  # the apiserver's own controllers write it (upstream CRDs carry one)
 
         if info.kind == "Namespace":
             return self._create_namespace(body)

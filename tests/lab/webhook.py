@@ -338,39 +338,57 @@ class ExternalIpWebhook:
         return _answer(review, request, allowed, reason)
 
     def configuration(self, cluster: str) -> JsonObject:
-        """The ValidatingWebhookConfiguration for `cluster`: Services CREATE/UPDATE, side-effect
-        free (so server-side dry runs reach it), never for the loader's own objects."""
-        ca_bundle = base64.b64encode(self.ca_file.read_bytes()).decode()
-        url = f"https://127.0.0.1:{WEBHOOK_INNER_PORT}/{cluster}{WEBHOOK_PATH}"
-        return {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingWebhookConfiguration",
-            "metadata": {"name": WEBHOOK_CONFIGURATION},
-            "webhooks": [
-                {
-                    "name": WEBHOOK_NAME,
-                    "clientConfig": {"url": url, "caBundle": ca_bundle},
-                    "rules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["services", "services/status"],
-                            "scope": "Namespaced",
-                        }
-                    ],
-                    # Upstream's manifest says Ignore; Fail (the hardened choice) is what makes
-                    # a webhook without pods visible to the apiserver's callers.
-                    "failurePolicy": "Fail",
-                    "sideEffects": "None",
-                    "admissionReviewVersions": ["v1", "v1beta1"],
-                    "timeoutSeconds": 5,
-                    "objectSelector": {
-                        "matchExpressions": [{"key": _LOADER_LABEL, "operator": "DoesNotExist"}]
-                    },
-                }
-            ],
-        }
+        """The ValidatingWebhookConfiguration for `cluster` (see `configuration`)."""
+        return configuration(cluster, base64.b64encode(self.ca_file.read_bytes()).decode())
+
+
+def configuration(cluster: str, ca_bundle: str) -> JsonObject:
+    """The lab's ValidatingWebhookConfiguration for `cluster`: Services CREATE/UPDATE,
+    side-effect free (so server-side dry runs reach it), never for the loader's own objects.
+    tests/offline adds it (with an empty caBundle) wherever the lab registers it."""
+    url = f"https://127.0.0.1:{WEBHOOK_INNER_PORT}/{cluster}{WEBHOOK_PATH}"
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": WEBHOOK_CONFIGURATION},
+        "webhooks": [
+            {
+                "name": WEBHOOK_NAME,
+                "clientConfig": {"url": url, "caBundle": ca_bundle},
+                "rules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["services", "services/status"],
+                        "scope": "Namespaced",
+                    }
+                ],
+                # As upstream's config/webhook/manifests.yaml: a webhook without pods is
+                # visible to the apiserver's callers.
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1", "v1beta1"],
+                "timeoutSeconds": 5,
+                "objectSelector": {
+                    "matchExpressions": [{"key": _LOADER_LABEL, "operator": "DoesNotExist"}]
+                },
+            }
+        ],
+    }
+
+
+def registers_lab_webhook(objects: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether loading `objects` registers the lab's webhook: they hold the webhook Deployment
+    and no ValidatingWebhookConfiguration of the lab's name (a scenario's own one, e.g. one
+    that does not select Services, takes its place)."""
+    items = list(objects)
+    own = any(
+        obj.get("kind") == "ValidatingWebhookConfiguration"
+        and (obj.get("metadata") or {}).get("name") == WEBHOOK_CONFIGURATION
+        for obj in items
+    )
+    return not own and any(is_webhook_deployment(obj) for obj in items)
 
 
 def _answer(
@@ -424,6 +442,8 @@ __all__ = [
     "ExternalIpWebhook",
     "WebhookPolicy",
     "canary_service",
+    "configuration",
     "is_webhook_deployment",
+    "registers_lab_webhook",
     "relay_argv",
 ]

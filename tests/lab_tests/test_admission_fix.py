@@ -476,3 +476,34 @@ def test_a_dry_run_rbac_forbids_is_reported_with_the_servers_message(lab):
         get(lab, DEPLOYMENT)["metadata"]["resourceVersion"]
         == (before["metadata"]["resourceVersion"])
     )
+
+
+# -- a webhook the apiserver never calls for Services ----------------------------------------
+
+NOT_CALLED = SCENARIOS / "GD301" / "webhook-not-called-for-services-PASS"
+CONFIGURATION = (
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/"
+    "externalip-validation-webhook-configuration"
+)
+
+
+@pytest.mark.parametrize("configuration", ["selects-pods", "absent"])
+def test_a_webhook_never_called_for_services_passes_with_and_without_the_probe(lab, configuration):
+    """Its arguments reject Globalnet's global CIDR, but no configuration routes Services to
+    it: `check --all` (its arguments, no probe) and `check GD301` (the dry run) both pass, and
+    `fix GD301` has nothing to fix."""
+    load(lab, load_scenario(NOT_CALLED))
+    if configuration == "absent":
+        lab.client("member1").delete(CONFIGURATION)
+    before = get(lab, DEPLOYMENT)
+    static = gdoctor("check", "--all", "--no-host", "-o", "json", *kubeconfig_args(lab))
+    assert statuses(static.json())["GD301"] == dict.fromkeys(lab.clusters, "pass"), static.stdout
+    probed = gdoctor("check", "GD301", "-o", "json", *kubeconfig_args(lab))
+    assert statuses(probed.json())["GD301"] == dict.fromkeys(lab.clusters, "pass"), probed.stdout
+    fix = gdoctor("fix", "GD301", "--yes", *kubeconfig_args(lab))
+    assert (fix.code, fix.stdout) == (0, "nothing to fix: no selected check fails\n"), fix.stderr
+    assert (
+        get(lab, DEPLOYMENT)["metadata"]["resourceVersion"]
+        == (before["metadata"]["resourceVersion"])
+    )
+    assert not lab.webhook_reviews("member1")  # the lab's webhook was never called either

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from lab import ApiError
 
 from globalnet_doctor import kinds
 from globalnet_doctor.kinds import Kind, Read
@@ -70,3 +73,56 @@ def test_forbidden_reads_name_the_verb_resource_and_namespace(lab):
     with pytest.raises(InputUnavailable, match=r"^forbidden: get configmaps in kube-system$"):
         view.get(kinds.CONFIGMAPS, "kube-proxy", "kube-system")
     assert view.reachable
+
+
+# An aggregated API whose server is down: the APIService names a Service with no pod behind it,
+# so the apiserver answers 503 for the whole group (as for a dead Calico API server's
+# projectcalico.org/v3).
+DEAD = Kind("dead.example.com", "widgets", "Widget", namespaced=False, versions=("v1",))
+DEAD_API_SERVICE = {
+    "apiVersion": "apiregistration.k8s.io/v1",
+    "kind": "APIService",
+    "metadata": {"name": "v1.dead.example.com"},
+    "spec": {
+        "group": "dead.example.com",
+        "version": "v1",
+        "service": {"namespace": "default", "name": "dead-api", "port": 443},
+        "insecureSkipTLSVerify": True,
+        "groupPriorityMinimum": 1000,
+        "versionPriority": 15,
+    },
+}
+DEAD_SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "dead-api", "namespace": "default"},
+    "spec": {"ports": [{"port": 443, "protocol": "TCP"}]},
+}
+
+
+def test_a_group_whose_discovery_fails_makes_its_kinds_unavailable_not_the_cluster(lab):
+    lab.apply("member1", [DEAD_SERVICE, DEAD_API_SERVICE])
+    _until_answers(lab.client("member1"), "/apis/dead.example.com/v1", 503)
+    view = read(lab, Read(DEAD), Read(kinds.CONFIGMAPS, "kube-system"), Read(kinds.NODES))
+    assert view.reachable, view.error
+    with pytest.raises(
+        InputUnavailable, match=r"discovery of dead.example.com/v1 failed: HTTP 503"
+    ):
+        view.list(DEAD)
+    assert isinstance(view.list(kinds.NODES), tuple)
+    assert isinstance(view.list(kinds.CONFIGMAPS, "kube-system"), tuple)
+
+
+def _until_answers(client, path, status, timeout=30.0):
+    """Until the aggregator has taken the APIService in (it answers 404 until then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.get(path)
+            last = 200
+        except ApiError as err:
+            last = err.status
+        if last == status:
+            return
+        assert time.monotonic() < deadline, f"{path} still answers {last}"
+        time.sleep(0.1)

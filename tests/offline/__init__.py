@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from scenario import CLUSTERS, Object, Scenario
-from views_from_objects import answering
+from views_from_objects import answering, with_lab_webhook
 
 from globalnet_doctor.config import SETTING_NAMES, load_settings
 from globalnet_doctor.diagnose import build_report, read_host_situation, reads_for
@@ -162,7 +162,9 @@ def cluster_view(
 ) -> ClusterView:
     """Cluster ``name`` as the lab's apiserver would answer ``reads`` with ``objects`` loaded."""
     served = served_groups(objects)
-    kept = [*(stored(o) for o in objects), *local_api_services(served)]
+    # Loading the webhook Deployment registers the lab's webhook (tests/lab/core.py).
+    loaded = with_lab_webhook(name, objects)
+    kept = [*(stored(dict(o)) for o in loaded), *local_api_services(served)]
     answers = {read: _answer(read, kept, served) for read in reads}
     return ClusterView(
         name,

@@ -14,7 +14,7 @@ from globalnet_doctor_fixes.gd301_externalips_admission_denied import (
     add_flag_value,
     with_flag_value,
 )
-from views_from_objects import view_answering
+from views_from_objects import view_answering, with_lab_webhook
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts.admission import admission_probe
@@ -117,7 +117,10 @@ def view_of(objects: list[dict[str, Any]], probe: ProbeAnswer | None = None) -> 
         *AllowGlobalnetExternalIps.reads(SETTINGS),
     ]
     view = view_answering(
-        "member1", reads, objects, observed_at=datetime(2024, 5, 1, 10, tzinfo=UTC)
+        "member1",
+        reads,
+        with_lab_webhook("member1", objects),
+        observed_at=datetime(2024, 5, 1, 10, tzinfo=UTC),
     )
     if probe is not None:
         request = admission_probe(view, SETTINGS)

@@ -12,7 +12,7 @@ from globalnet_doctor_checks.gd301_externalips_admission_denied import (
     ProbeUnanswered,
 )
 from globalnet_doctor_checks.gd302_global_ingress_ip_missing import GlobalIngressIpMissing
-from views_from_objects import view_answering
+from views_from_objects import view_answering, with_lab_webhook
 
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts.admission import (
@@ -101,7 +101,7 @@ def exported_dns():
 
 def view_for(check: type[Check], objects: list[dict[str, Any]]) -> ClusterView:
     """A view answering every read `check` declares from `objects`."""
-    return view_answering("member1", check.reads(SETTINGS), objects)
+    return view_answering("member1", check.reads(SETTINGS), with_lab_webhook("member1", objects))
 
 
 def run(check: type[Check], view: ClusterView) -> list[Any]:
