@@ -224,3 +224,40 @@ def ip_pools(view: ClusterView) -> PoolListing:
     if len(reasons) == len(POOL_KINDS):
         raise InputUnavailable("Calico IP pools cannot be read: " + "; ".join(reasons))
     return PoolListing(tuple(sorted(pools.values(), key=lambda p: p.name)), apis)
+
+
+VXLAN_ENV = "CALICO_IPV4POOL_VXLAN"
+"""calico-node's variable for the vxlanMode of the IPv4 pool it creates when none exists."""
+ENCAPSULATING = frozenset({"always", "crosssubnet"})
+"""Pool modes (and the values of the pool variables) that turn an encapsulation on."""
+
+ROKS_POOL = "default-ipv4-ippool"
+ROKS_MANAGED_LABEL = "submariner-managed"
+ROKS_PREVIOUS_MODE = "submariner-prev-ipipmode"
+"""Submariner's route agent (0.17.0 on, ``ippool_handler.go updateROKSCalicoCfg``) sets
+``ipipMode: Always`` on ``default-ipv4-ippool`` on IBM ROKS (Service ``submariner-gateway``
+annotated ``service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type``), marking the pool
+with this label (``"true"``) and the previous mode in this annotation."""
+
+
+def roks_managed_pool(pools: tuple[IPPool, ...]) -> IPPool | None:
+    """The pool Submariner itself switched to IPIP for IBM ROKS, if there is one."""
+    for pool in pools:
+        metadata = objects.metadata(pool.obj)
+        labels = metadata.get("labels") or {}
+        if (
+            pool.name == ROKS_POOL
+            and str(labels.get(ROKS_MANAGED_LABEL, "")).lower() == "true"
+            and pool.ipip_mode == "Always"
+        ):
+            return pool
+    return None
+
+
+def pod_pools(pools: tuple[IPPool, ...]) -> tuple[IPPool, ...]:
+    """Enabled IPv4 pools: those pod addresses (so the cluster CIDR) come from."""
+    return tuple(
+        pool
+        for pool in pools
+        if not pool.disabled and pool.network is not None and pool.network.version == 4
+    )
