@@ -12,13 +12,13 @@ absent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.facts import objects
-from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.cidrs import Network, overlaps, parse_network
 from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
 
@@ -261,3 +261,47 @@ def pod_pools(pools: tuple[IPPool, ...]) -> tuple[IPPool, ...]:
         for pool in pools
         if not pool.disabled and pool.network is not None and pool.network.version == 4
     )
+
+
+SUBMARINER_CREATES_POOLS = (0, 16)
+"""Submariner's route agent creates the remote pools itself from this release on (commit
+``d48ecae9``), through ``projectcalico.org/v3`` only, on the active gateway."""
+SUBMARINER_POOL_LABEL = "submariner.io/ippool"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmarinerPool:
+    """A pool Submariner's route agent creates for a remote Endpoint's subnet
+    (``ippool_handler.go``: ``submariner-<clusterID>-<subnet with / as ->``, disabled, no NAT)."""
+
+    name: str
+    cidr: str
+    cluster_id: str
+
+
+def submariner_pools(
+    endpoints: Sequence[KubeObject], local_id: str | None
+) -> tuple[SubmarinerPool, ...]:
+    """The pools Submariner (0.16.0 on) creates for the remote Endpoints' IPv4 subnets."""
+    found: dict[str, SubmarinerPool] = {}
+    for endpoint in endpoints:
+        spec = objects.spec(endpoint)
+        cluster_id = str(spec.get("cluster_id") or "")
+        if not cluster_id or cluster_id == local_id:
+            continue
+        for subnet in spec.get("subnets") or []:
+            network = parse_network(str(subnet))
+            if network is None or network.version != 4:
+                continue
+            name = f"submariner-{cluster_id}-{str(subnet).replace('/', '-')}"
+            found.setdefault(name, SubmarinerPool(name, str(subnet), cluster_id))
+    return tuple(found[name] for name in sorted(found))
+
+
+def masquerading_pools(pools: Sequence[IPPool], pod_cidrs: Sequence[str]) -> tuple[IPPool, ...]:
+    """Pools whose sources Felix masquerades (``natOutgoing: true``, disabled or not: Felix's
+    ``masq-ipam-pools`` ipset takes every such pool), those overlapping the local pod CIDRs
+    first. Any such pool counts: the declared clusterCIDR may be wrong (GD003)."""
+    nat = [pool for pool in pools if pool.nat_outgoing and pool.network is not None]
+    local = [p for p in nat if any(overlaps(p.cidr, cidr) for cidr in pod_cidrs)]
+    return tuple(local + [p for p in nat if p not in local])
