@@ -89,17 +89,17 @@ def _pool_sign(pool: IPPool) -> _Sign:
     if vxlan == "crosssubnet":
         return _Sign(
             f"IPPool {pool.name} ({pool.cidr}) {modes}: it uses VXLAN CrossSubnet "
-            "(unencapsulated within a subnet, routed there by BGP)",
+            "(unencapsulated within a subnet)",
             True,
             False,
         )
     if vxlan in ENCAPSULATING:  # an unknown spelling of Always
         return _Sign(f"IPPool {pool.name} ({pool.cidr}) {modes}", True, False)
     return _Sign(
-        f"IPPool {pool.name} ({pool.cidr}) {modes}: it encapsulates nothing (pod routes come "
-        "from BGP)",
+        f"IPPool {pool.name} ({pool.cidr}) {modes}: it encapsulates nothing (pod traffic "
+        "between nodes leaves unencapsulated)",
         True,
-        True,
+        False,
     )
 
 
