@@ -14,6 +14,7 @@ from .gd101_kube_proxy_ipvs import KubeProxyIpvs
 from .gd201_calico_not_vxlan import CalicoNotVxlan
 from .gd202_calico_bird_probes import CalicoBirdProbes
 from .gd203_calico_ippools_missing import CalicoIppoolsMissing
+from .gd205_cni_detected_generic import CniDetectedGeneric
 from .gd301_externalips_admission_denied import ExternalIpsAdmissionDenied
 from .gd302_global_ingress_ip_missing import GlobalIngressIpMissing
 from .gd303_global_ip_inconsistent import GlobalIpInconsistent
@@ -65,6 +66,7 @@ CHECK_PACK = CheckPack(
         MultipleActiveGateways,
         GatewayPublicIpUnresolved,
         GlobalCidrInUseLocally,
+        CniDetectedGeneric,
     ),
     docs=files(f"{__name__}.docs"),
 )

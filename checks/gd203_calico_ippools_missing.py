@@ -19,12 +19,16 @@ from globalnet_doctor.facts.calico import (
     CRD_API,
     POOL_READS,
     PRESENCE_READS,
+    SUBMARINER_CREATES_POOLS,
     V3_API,
     IPPool,
+    SubmarinerPool,
     ip_pools,
+    masquerading_pools,
     require_calico,
+    submariner_pools,
 )
-from globalnet_doctor.facts.cidrs import covers, dashed, parse_network
+from globalnet_doctor.facts.cidrs import covers, dashed, overlaps, parse_network
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, ResourceRef, Severity
@@ -67,12 +71,16 @@ class _Problem:
     """The pools that cover the CIDR but are set wrong; empty when none covers it."""
     evidence: dict[str, Any]
     source: ResourceRef | None
+    submariner_pools: tuple[SubmarinerPool, ...] = ()
+    """The pools Submariner (0.16.0 on) creates itself that overlap the CIDR, when no pool
+    covers it: gdoctor must not create one of its own (Calico rejects overlapping pools)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Assessment:
     problems: list[_Problem]
     pool_apis: dict[str, str]
+    submariner_version: str
 
 
 def remote_cidrs(
@@ -161,12 +169,35 @@ def _problem_for(
     return _Problem(severity, message, cidr, pool_name, tuple(covering), evidence, source)
 
 
+def _require_masquerade(
+    view: ClusterView, pools: Sequence[IPPool], pod_cidrs: Sequence[str]
+) -> None:
+    """Raises ``NotApplicable`` where no pool masquerades this cluster's pods: Felix's
+    ``cali-nat-outgoing`` rule matches only sources in pools with ``natOutgoing: true``
+    (``felix/rules/nat.go``, ipset ``masq-ipam-pools``), so a policy-only Calico (the pods'
+    addresses from the cloud's IPAM) or one with NAT off never touches remote traffic."""
+    if masquerading_pools(pools, pod_cidrs):
+        return
+    raise NotApplicable(
+        "no Calico IPPool has natOutgoing: true, so Calico masquerades none of this cluster's "
+        "pod traffic (policy-only Calico, its pods addressed by another IPAM, or NAT off): "
+        "remote CIDRs need no pool here"
+    )
+
+
 def _assess(view: ClusterView, clusters: Sequence[ClusterView], settings: Settings) -> _Assessment:
     require_calico(view)
     cr = require_submariner(view, settings)
     local_id = submariner.cr_cluster_id(cr)
     globalnet = bool(submariner.submariner_field(cr, "globalCIDR"))
     listing = ip_pools(view)
+    _require_masquerade(view, listing.pools, submariner.submariner_field(cr, "clusterCIDR"))
+    auto: tuple[SubmarinerPool, ...] = ()
+    if submariner.at_least(submariner.submariner_version(cr), SUBMARINER_CREATES_POOLS):
+        broker = submariner.broker_view(clusters, settings)
+        if broker is not None and broker.reachable:
+            endpoints = broker.list(kinds.SUBMARINER_ENDPOINTS, settings.broker_namespace)
+            auto = submariner_pools(endpoints, local_id)
     problems: list[_Problem] = []
     for remote in remote_cidrs(local_id, globalnet, clusters, settings):
         problem = _problem_for(
@@ -178,7 +209,7 @@ def _assess(view: ClusterView, clusters: Sequence[ClusterView], settings: Settin
             remote,
         )
         if problem is not None:
-            problems.append(problem)
+            problems.append(_with_submariner_pools(problem, auto))
     # The field report also disabled the local service CIDR; Submariner works without it more
     # often than not, hence only a warning.
     for cidr in submariner.submariner_field(cr, "serviceCIDR"):
@@ -190,8 +221,26 @@ def _assess(view: ClusterView, clusters: Sequence[ClusterView], settings: Settin
             Severity.WARNING,
         )
         if problem is not None:
-            problems.append(problem)
-    return _Assessment(problems, listing.apis)
+            problems.append(_with_submariner_pools(problem, auto))
+    return _Assessment(problems, listing.apis, submariner.version_text(cr))
+
+
+def _with_submariner_pools(problem: _Problem, auto: Sequence[SubmarinerPool]) -> _Problem:
+    if problem.pools:
+        return problem
+    found = tuple(pool for pool in auto if overlaps(pool.cidr, problem.cidr))
+    if not found:
+        return problem
+    return _Problem(
+        problem.severity,
+        problem.message,
+        problem.cidr,
+        problem.pool_name,
+        problem.pools,
+        problem.evidence,
+        problem.source,
+        found,
+    )
 
 
 def missing_pool_problems(
@@ -253,6 +302,22 @@ class CalicoIppoolsMissing(Check):
                 evidence["coveringPools"] = [pool.summary() for pool in problem.pools]
                 remedy = "Set `disabled: true` and `natOutgoing: false` on " + ", ".join(
                     f"IPPool {pool.name}" for pool in problem.pools
+                )
+            elif problem.submariner_pools:
+                evidence["submarinerPools"] = [
+                    {"name": p.name, "cidr": p.cidr, "clusterID": p.cluster_id}
+                    for p in problem.submariner_pools
+                ]
+                evidence["submarinerVersion"] = assessment.submariner_version
+                names = ", ".join(f"IPPool {p.name}" for p in problem.submariner_pools)
+                remedy = (
+                    f"Submariner {assessment.submariner_version} creates {names} itself "
+                    f"({V3_API}, from the route agent on the active gateway), so its absence "
+                    "means the route agent could not: check that the Calico API server serves "
+                    f"{V3_API} (GD204) and that the Submariner CR's status.networkPlugin is "
+                    "calico (GD205), then read the route agent's log on the gateway. Do not "
+                    "create a pool of your own for this CIDR: Calico rejects overlapping pools, "
+                    "and Submariner's own create would then fail on every gateway transition"
                 )
             else:
                 evidence["suggestedPool"] = {"apiVersion": create_with, "name": problem.pool_name}

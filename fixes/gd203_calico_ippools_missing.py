@@ -4,8 +4,9 @@ The plan follows the check's findings, which carry what it judged: the CIDR, the
 suggests (name and the API to create it through, decided by APIService
 ``v3.projectcalico.org``), or the covering pools that are set wrong. It refuses, rather than
 half-repairs, where the remedy would hurt: a covering pool that is this cluster's own pod pool
-(disabling it cuts the local pods off), or an existing pool inside a CIDR to cover (Calico
-rejects overlapping pools).
+(disabling it cuts the local pods off), an existing pool inside a CIDR to cover (Calico
+rejects overlapping pools), or a CIDR whose pool Submariner (0.16.0 on) creates itself: a
+gdoctor pool there would make Calico reject Submariner's.
 """
 
 from __future__ import annotations
@@ -102,6 +103,24 @@ def pool_object(new: NewPool) -> dict[str, Any]:
     }
 
 
+def _refuse_submariners_pools(view: ClusterView, findings: Sequence[Any]) -> None:
+    """Submariner (0.16.0 on) creates the pools for the remote Endpoints' subnets itself, and
+    treats only AlreadyExists as success: a gdoctor pool overlapping one of them makes Calico
+    reject Submariner's create ("IPPool(...) CIDR overlaps with IPPool(...)") on every gateway
+    transition. The check names those pools instead of suggesting one."""
+    for finding in findings:
+        evidence = finding.evidence
+        for pool in evidence.get("submarinerPools") or ():
+            raise PlanError(
+                f"Submariner {evidence.get('submarinerVersion', '')} creates IPPool "
+                f"{pool.get('name')} ({pool.get('cidr')}) for {_what(evidence)} itself, through "
+                f"{V3_API} from its route agent on the active gateway; a gdoctor pool would "
+                "overlap it, and Calico would reject Submariner's. Make the route agent create "
+                "it (the Calico API server, GD204; networkPlugin calico, GD205), as the check's "
+                f"remedy says; gdoctor changes nothing in {view.name}"
+            )
+
+
 class CreateRemoteIPPools(Fix):
     id = "GD203"
     title = "create the disabled, non-NAT IP pools for remote CIDRs and set wrong ones right"
@@ -114,6 +133,7 @@ class CreateRemoteIPPools(Fix):
         pod_cidrs = local_pod_cidrs(view, ctx.settings)
         updates: dict[str, Step] = {}
         wanted: list[NewPool] = []
+        _refuse_submariners_pools(view, ctx.result.findings)
         for finding in ctx.result.findings:
             evidence = finding.evidence
             for summary in evidence.get("coveringPools") or ():

@@ -12,13 +12,13 @@ absent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from globalnet_doctor import kinds
 from globalnet_doctor.facts import objects
-from globalnet_doctor.facts.cidrs import Network, parse_network
+from globalnet_doctor.facts.cidrs import Network, overlaps, parse_network
 from globalnet_doctor.kinds import Kind, Read
 from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject, NotApplicable
 
@@ -224,3 +224,84 @@ def ip_pools(view: ClusterView) -> PoolListing:
     if len(reasons) == len(POOL_KINDS):
         raise InputUnavailable("Calico IP pools cannot be read: " + "; ".join(reasons))
     return PoolListing(tuple(sorted(pools.values(), key=lambda p: p.name)), apis)
+
+
+VXLAN_ENV = "CALICO_IPV4POOL_VXLAN"
+"""calico-node's variable for the vxlanMode of the IPv4 pool it creates when none exists."""
+ENCAPSULATING = frozenset({"always", "crosssubnet"})
+"""Pool modes (and the values of the pool variables) that turn an encapsulation on."""
+
+ROKS_POOL = "default-ipv4-ippool"
+ROKS_MANAGED_LABEL = "submariner-managed"
+ROKS_PREVIOUS_MODE = "submariner-prev-ipipmode"
+"""Submariner's route agent (0.17.0 on, ``ippool_handler.go updateROKSCalicoCfg``) sets
+``ipipMode: Always`` on ``default-ipv4-ippool`` on IBM ROKS (Service ``submariner-gateway``
+annotated ``service.kubernetes.io/ibm-load-balancer-cloud-provider-ip-type``), marking the pool
+with this label (``"true"``) and the previous mode in this annotation."""
+
+
+def roks_managed_pool(pools: tuple[IPPool, ...]) -> IPPool | None:
+    """The pool Submariner itself switched to IPIP for IBM ROKS, if there is one."""
+    for pool in pools:
+        metadata = objects.metadata(pool.obj)
+        labels = metadata.get("labels") or {}
+        if (
+            pool.name == ROKS_POOL
+            and str(labels.get(ROKS_MANAGED_LABEL, "")).lower() == "true"
+            and pool.ipip_mode == "Always"
+        ):
+            return pool
+    return None
+
+
+def pod_pools(pools: tuple[IPPool, ...]) -> tuple[IPPool, ...]:
+    """Enabled IPv4 pools: those pod addresses (so the cluster CIDR) come from."""
+    return tuple(
+        pool
+        for pool in pools
+        if not pool.disabled and pool.network is not None and pool.network.version == 4
+    )
+
+
+SUBMARINER_CREATES_POOLS = (0, 16)
+"""Submariner's route agent creates the remote pools itself from this release on (commit
+``d48ecae9``), through ``projectcalico.org/v3`` only, on the active gateway."""
+SUBMARINER_POOL_LABEL = "submariner.io/ippool"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmarinerPool:
+    """A pool Submariner's route agent creates for a remote Endpoint's subnet
+    (``ippool_handler.go``: ``submariner-<clusterID>-<subnet with / as ->``, disabled, no NAT)."""
+
+    name: str
+    cidr: str
+    cluster_id: str
+
+
+def submariner_pools(
+    endpoints: Sequence[KubeObject], local_id: str | None
+) -> tuple[SubmarinerPool, ...]:
+    """The pools Submariner (0.16.0 on) creates for the remote Endpoints' IPv4 subnets."""
+    found: dict[str, SubmarinerPool] = {}
+    for endpoint in endpoints:
+        spec = objects.spec(endpoint)
+        cluster_id = str(spec.get("cluster_id") or "")
+        if not cluster_id or cluster_id == local_id:
+            continue
+        for subnet in spec.get("subnets") or []:
+            network = parse_network(str(subnet))
+            if network is None or network.version != 4:
+                continue
+            name = f"submariner-{cluster_id}-{str(subnet).replace('/', '-')}"
+            found.setdefault(name, SubmarinerPool(name, str(subnet), cluster_id))
+    return tuple(found[name] for name in sorted(found))
+
+
+def masquerading_pools(pools: Sequence[IPPool], pod_cidrs: Sequence[str]) -> tuple[IPPool, ...]:
+    """Pools whose sources Felix masquerades (``natOutgoing: true``, disabled or not: Felix's
+    ``masq-ipam-pools`` ipset takes every such pool), those overlapping the local pod CIDRs
+    first. Any such pool counts: the declared clusterCIDR may be wrong (GD003)."""
+    nat = [pool for pool in pools if pool.nat_outgoing and pool.network is not None]
+    local = [p for p in nat if any(overlaps(p.cidr, cidr) for cidr in pod_cidrs)]
+    return tuple(local + [p for p in nat if p not in local])

@@ -41,6 +41,7 @@ POOL_MISSING = SCENARIOS / "GD203" / "remote-global-pool-missing-FAIL"
 POOL_SET_WRONG = SCENARIOS / "GD203" / "pool-with-nat-or-enabled-FAIL"
 SERVICE_POOL_MISSING = SCENARIOS / "GD203" / "service-pool-missing-is-a-warning-FAIL"
 GLOBALNET_OFF = SCENARIOS / "GD203" / "globalnet-off-only-global-pools-FAIL"
+SUBMARINER_CREATES = SCENARIOS / "GD203" / "submariner-0.16-creates-remote-pools-itself-FAIL"
 
 
 @pytest.fixture(autouse=True)
@@ -406,6 +407,22 @@ def test_gd203_creates_or_sets_the_pools_is_idempotent_and_undoes(lab, scenario,
     assert undo.code == 0, undo.stdout
     # Created pools are deleted again, changed ones restored.
     assert {cluster: calico_objects(lab, cluster) for cluster in lab.clusters} == original
+
+
+def test_gd203_leaves_the_pools_submariner_creates_itself_alone(lab):
+    """Submariner 0.16.0 on creates submariner-<id>-<subnet> itself: a gdoctor pool over the same
+    CIDR would make Calico reject Submariner's, so the fix creates nothing."""
+    load(lab, load_scenario(SUBMARINER_CREATES))
+    before = {cluster: calico_objects(lab, cluster) for cluster in lab.clusters}
+    run = gdoctor("fix", "GD203", "--yes", "-o", "json", *kubeconfig_args(lab))
+    assert run.code == 2, run.stdout + run.stderr
+    (fix,) = run.json()["fixes"]
+    assert (fix["cluster"], fix["outcome"], fix["steps"]) == ("member2", "not planned", [])
+    assert fix["detail"].startswith(
+        "Submariner 0.17.2 creates IPPool submariner-cluster-c-242.2.0.0-16 (242.2.0.0/16) for "
+        "cluster-c's globalCIDR 242.2.0.0/16 itself"
+    )
+    assert {cluster: calico_objects(lab, cluster) for cluster in lab.clusters} == before
 
 
 def test_gd203_creates_through_v3_when_the_calico_api_server_serves_it(lab):

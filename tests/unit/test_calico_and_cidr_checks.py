@@ -123,6 +123,8 @@ def clusters_for_pools(pools, unavailable=None, with_broker=True, calico_objects
     if with_broker:
         member1_objects += broker(("cluster-a", "242.0.0.0/16"), ("cluster-b", "242.1.0.0/16"))
     reads = CalicoIppoolsMissing.reads(SETTINGS)
+    if not any(p["spec"].get("natOutgoing") for p in pools):
+        pools = [GOOD_POOLS[0], *pools]  # the pod pool whose NAT makes GD203 apply
     member1 = make_view("member1", reads, [*member1_objects, *pools], unavailable)
     member2 = make_view("member2", reads, [submariner("cluster-b", "242.1.0.0/16")])
     return member1, [member1, member2]
