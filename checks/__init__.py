@@ -17,6 +17,10 @@ from .gd303_global_ip_inconsistent import GlobalIpInconsistent
 from .gd304_cidr_overlap import CidrOverlap
 from .gd305_export_without_selector import ExportWithoutSelector
 from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
+from .gd307_globalnet_cidr_broker_mismatch import GlobalnetCidrBrokerMismatch
+from .gd308_globalnet_pool_exhausted import GlobalnetPoolExhausted
+from .gd309_stale_global_ip_annotation import StaleGlobalIpAnnotation
+from .gd310_cluster_egress_ip_misconfigured import ClusterEgressIpMisconfigured
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
@@ -51,6 +55,10 @@ CHECK_PACK = CheckPack(
         RpFilterStrict,
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
+        GlobalnetCidrBrokerMismatch,
+        GlobalnetPoolExhausted,
+        StaleGlobalIpAnnotation,
+        ClusterEgressIpMisconfigured,
     ),
     docs=files(f"{__name__}.docs"),
 )

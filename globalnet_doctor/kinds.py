@@ -124,8 +124,14 @@ GATEWAYS = Kind("submariner.io", "gateways", "Gateway", versions=("v1",))
 ROUTE_AGENTS = Kind("submariner.io", "routeagents", "RouteAgent", versions=("v1",))
 GLOBAL_INGRESS_IPS = Kind("submariner.io", "globalingressips", "GlobalIngressIP", versions=("v1",))
 CLUSTER_GLOBAL_EGRESS_IPS = Kind(
-    "submariner.io", "clusterglobalegressips", "ClusterGlobalEgressIP", versions=("v1",)
+    "submariner.io",
+    "clusterglobalegressips",
+    "ClusterGlobalEgressIP",
+    namespaced=False,
+    versions=("v1",),
 )
+
+GLOBAL_EGRESS_IPS = Kind("submariner.io", "globalegressips", "GlobalEgressIP", versions=("v1",))
 
 SERVICE_EXPORTS = Kind("multicluster.x-k8s.io", "serviceexports", "ServiceExport")
 SERVICE_IMPORTS = Kind("multicluster.x-k8s.io", "serviceimports", "ServiceImport")
