@@ -83,7 +83,6 @@ class WriteNumGlobalIps(Fix):
                 f"Globalnet releases the {len(allocated_ips(cgeip))} cluster egress IP(s) and "
                 f"allocates {count} new ones: connections from pods without a GlobalEgressIP "
                 "reset, undo restores the count but not the addresses",
-                irreversible=True,
             )
         ]
 
