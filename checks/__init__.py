@@ -21,6 +21,10 @@ from .gd303_global_ip_inconsistent import GlobalIpInconsistent
 from .gd304_cidr_overlap import CidrOverlap
 from .gd305_export_without_selector import ExportWithoutSelector
 from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideClusterCidr
+from .gd307_globalnet_cidr_broker_mismatch import GlobalnetCidrBrokerMismatch
+from .gd308_globalnet_pool_exhausted import GlobalnetPoolExhausted
+from .gd309_stale_global_ip_annotation import StaleGlobalIpAnnotation
+from .gd310_cluster_egress_ip_misconfigured import ClusterEgressIpMisconfigured
 from .gd311_global_ip_double_allocation import GlobalIpDoubleAllocation
 from .gd312_global_cidr_in_use_locally import GlobalCidrInUseLocally
 from .gd401_no_gateway_node import NoGatewayNode
@@ -67,6 +71,10 @@ CHECK_PACK = CheckPack(
         GatewayPublicIpUnresolved,
         GlobalCidrInUseLocally,
         CniDetectedGeneric,
+        GlobalnetCidrBrokerMismatch,
+        GlobalnetPoolExhausted,
+        StaleGlobalIpAnnotation,
+        ClusterEgressIpMisconfigured,
     ),
     docs=files(f"{__name__}.docs"),
 )

@@ -11,6 +11,9 @@ from .gd201_calico_not_vxlan import CalicoToVxlan
 from .gd202_calico_bird_probes import DropBirdProbeFlags
 from .gd203_calico_ippools_missing import CreateRemoteIPPools
 from .gd301_externalips_admission_denied import AllowGlobalnetExternalIps
+from .gd307_globalnet_cidr_broker_mismatch import RecordGlobalCidrAtBroker
+from .gd309_stale_global_ip_annotation import ClearStaleGlobalIp
+from .gd310_cluster_egress_ip_misconfigured import WriteNumGlobalIps
 from .gd401_no_gateway_node import LabelGatewayNode
 from .gd402_health_check_ping_failure import DisableHealthCheck
 from .gd404_multiple_active_gateways import RestartActiveGateway
@@ -37,4 +40,7 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     SetDeclaredCidrs,
     RestartActiveGateway,
     AnnotatePublicIp,
+    RecordGlobalCidrAtBroker,
+    ClearStaleGlobalIp,
+    WriteNumGlobalIps,
 )

@@ -131,6 +131,8 @@ CLUSTER_GLOBAL_EGRESS_IPS = Kind(
     versions=("v1",),
 )
 
+GLOBAL_EGRESS_IPS = Kind("submariner.io", "globalegressips", "GlobalEgressIP", versions=("v1",))
+
 SERVICE_EXPORTS = Kind("multicluster.x-k8s.io", "serviceexports", "ServiceExport")
 SERVICE_IMPORTS = Kind("multicluster.x-k8s.io", "serviceimports", "ServiceImport")
 
@@ -189,4 +191,3 @@ SERVICE_CIDRS = Kind(
     namespaced=False,
     versions=("v1", "v1beta1", "v1alpha1"),
 )
-GLOBAL_EGRESS_IPS = Kind("submariner.io", "globalegressips", "GlobalEgressIP", versions=("v1",))
