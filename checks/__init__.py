@@ -24,6 +24,7 @@ from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
 from .gd504_coredns_clusterset_forward import CorednsClustersetForward
+from .gd507_kubedns_clusterset_stub_missing import KubednsClustersetStubMissing
 from .gd601_rp_filter_strict import RpFilterStrict
 from .gd602_globalcidr_route_missing import GlobalCidrRouteMissing
 from .gd603_global_ip_unreachable import GlobalIpUnreachable
@@ -51,6 +52,7 @@ CHECK_PACK = CheckPack(
         RpFilterStrict,
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
+        KubednsClustersetStubMissing,
     ),
     docs=files(f"{__name__}.docs"),
 )

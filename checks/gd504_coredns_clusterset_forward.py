@@ -10,19 +10,19 @@ from collections.abc import Iterable, Sequence
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.dns import (
     COREDNS_CONFIGMAP,
     COREDNS_NAMESPACE,
     COREFILE_KEY,
     CUSTOM_CONFIG_KEY,
-    LIGHTHOUSE_SERVICE,
+    LIGHTHOUSE_MISSING_REMEDY,
     corefile_clusterset_forwards,
     lighthouse_cluster_ip,
-    lighthouse_reads,
-    service_discovery,
+    lighthouse_missing,
+    require_service_discovery,
+    service_discovery_reads,
 )
-from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
@@ -39,19 +39,14 @@ class CorednsClustersetForward(Check):
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
         return (
-            *submariner.submariner_reads(settings),
-            Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
+            *service_discovery_reads(settings),
             # Every ConfigMap of kube-system: CoreDNS's own and a custom Lighthouse one.
             Read(kinds.CONFIGMAPS, COREDNS_NAMESPACE),
-            *lighthouse_reads(settings),
         )
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
-        cr = require_submariner(ctx.cluster, ctx.settings)
-        discovery = service_discovery(view, settings)
-        if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
-            raise NotApplicable("service discovery (Lighthouse) is not enabled")
+        discovery = require_service_discovery(view, settings)
         custom = objects.spec(discovery).get("coreDNSCustomConfig") or {}
         if custom.get("configMapName"):
             namespace = custom.get("namespace") or COREDNS_NAMESPACE
@@ -77,10 +72,10 @@ class CorednsClustersetForward(Check):
         }
         if expected is None:
             yield self.finding(
-                f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist",
+                lighthouse_missing(settings),
                 resources=resources,
                 evidence=evidence,
-                remedy="Lighthouse is not deployed: check the ServiceDiscovery CR and GD001.",
+                remedy=LIGHTHOUSE_MISSING_REMEDY,
             )
         elif forwards is None:
             yield self.finding(

@@ -15,6 +15,7 @@ from .gd402_health_check_ping_failure import DisableHealthCheck
 from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
+from .gd507_kubedns_clusterset_stub_missing import MergeKubeDnsStubDomains
 from .gd601_rp_filter_strict import LooseRpFilter
 from .gd602_globalcidr_route_missing import RouteGlobalCidr
 
@@ -31,4 +32,5 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     LooseRpFilter,
     RouteGlobalCidr,
     RepointResolvConf,
+    MergeKubeDnsStubDomains,
 )

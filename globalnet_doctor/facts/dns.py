@@ -4,6 +4,7 @@ resolv.conf (who manages it, which nameservers glibc queries, which DNS Service 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 
@@ -11,6 +12,7 @@ from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.clusterset import ClusterFacts, DnsService, split_dns_service
+from globalnet_doctor.facts.submariner import require_submariner, submariner_reads
 from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, ResolvConf
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject, NotApplicable
@@ -121,3 +123,95 @@ def effective_nameservers(resolv: ResolvConf) -> list[str]:
 def service_discovery(view: ClusterView, settings: Settings) -> KubeObject | None:
     found = view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace)
     return found[0] if found else None
+
+
+CLUSTERSET_DOMAIN = "clusterset.local"
+KUBE_DNS_CONFIGMAP = "kube-dns"
+KUBE_DNS_DEPLOYMENT = "kube-dns"
+KUBE_DNS_CONTAINER = "kubedns"
+STUB_DOMAINS_KEY = "stubDomains"
+ADDON_MODE_LABEL = "addonmanager.kubernetes.io/mode"
+"""kube-addon-manager's label: ``Reconcile`` reverts edits, ``EnsureExists`` only creates."""
+
+
+def lighthouse_domains(discovery: KubeObject | None) -> list[str]:
+    """The domains the operator sends to Lighthouse, in its order: ``clusterset.local`` then
+    ``ServiceDiscovery.spec.customDomains`` (``buildDomains``)."""
+    custom = objects.spec(discovery).get("customDomains") or []
+    domains = [CLUSTERSET_DOMAIN]
+    if isinstance(custom, list):
+        domains.extend(str(d) for d in custom if d and str(d) not in domains)
+    return domains
+
+
+def kube_dns_deployment(view: ClusterView) -> KubeObject | None:
+    """The kube-dns Deployment (GKE's cluster DNS: a ``kubedns`` container), or None when the
+    cluster DNS is not kube-dns (CoreDNS keeps the ``k8s-app=kube-dns`` label but not the
+    container). Needs the Deployments of kube-system."""
+    deployment = view.get(kinds.DEPLOYMENTS, KUBE_DNS_DEPLOYMENT, COREDNS_NAMESPACE)
+    containers = objects.pod_template_spec(deployment).get("containers") or []
+    names = {str(c.get("name")) for c in containers if isinstance(c, Mapping)}
+    return deployment if KUBE_DNS_CONTAINER in names else None
+
+
+def stub_domains(configmap: KubeObject | None) -> dict[str, list[str]] | None:
+    """kube-dns's ``stubDomains`` (a JSON object of domain -> nameservers): empty without the
+    ConfigMap or the key, None when the key is not a JSON object of string lists."""
+    text = objects.data(configmap).get(STUB_DOMAINS_KEY)
+    if text is None or not str(text).strip():
+        return {}
+    try:
+        parsed = json.loads(str(text))
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    result: dict[str, list[str]] = {}
+    for domain, servers in parsed.items():
+        if not isinstance(servers, list):
+            return None
+        result[str(domain)] = [str(s) for s in servers]
+    return result
+
+
+def stub_domains_problems(
+    stubs: Mapping[str, list[str]], domains: list[str], ip: str
+) -> dict[str, list[str] | None]:
+    """The domains whose stub is not exactly ``[ip]``, with what is there (None: absent)."""
+    return {d: stubs.get(d) for d in domains if stubs.get(d) != [ip]}
+
+
+def with_stub_domains(text: str | None, domains: list[str], ip: str) -> str:
+    """``stubDomains`` with each domain mapped to ``[ip]``, other domains kept in order."""
+    merged: dict[str, object] = {}
+    if text and text.strip():
+        merged.update(json.loads(text))
+    for domain in domains:
+        merged[domain] = [ip]
+    return json.dumps(merged)
+
+
+LIGHTHOUSE_MISSING_REMEDY = "Lighthouse is not deployed: check the ServiceDiscovery CR and GD001."
+
+
+def service_discovery_reads(settings: Settings) -> tuple[Read, ...]:
+    """What :func:`require_service_discovery` and :func:`lighthouse_cluster_ip` read."""
+    return (
+        *submariner_reads(settings),
+        Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
+        *lighthouse_reads(settings),
+    )
+
+
+def require_service_discovery(view: ClusterView, settings: Settings) -> KubeObject | None:
+    """The ServiceDiscovery CR (None when only the Submariner CR enables it); a DNS check does
+    not apply where Submariner or its service discovery is not installed."""
+    cr = require_submariner(view, settings)
+    discovery = service_discovery(view, settings)
+    if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
+        raise NotApplicable("service discovery (Lighthouse) is not enabled")
+    return discovery
+
+
+def lighthouse_missing(settings: Settings) -> str:
+    return f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist"
