@@ -25,6 +25,7 @@ from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
 from .gd504_coredns_clusterset_forward import CorednsClustersetForward
 from .gd507_kubedns_clusterset_stub_missing import KubednsClustersetStubMissing
+from .gd508_openshift_dns_lighthouse_forward import OpenshiftDnsLighthouseForward
 from .gd601_rp_filter_strict import RpFilterStrict
 from .gd602_globalcidr_route_missing import GlobalCidrRouteMissing
 from .gd603_global_ip_unreachable import GlobalIpUnreachable
@@ -53,6 +54,7 @@ CHECK_PACK = CheckPack(
         GlobalCidrRouteMissing,
         GlobalIpUnreachable,
         KubednsClustersetStubMissing,
+        OpenshiftDnsLighthouseForward,
     ),
     docs=files(f"{__name__}.docs"),
 )

@@ -19,6 +19,7 @@ from globalnet_doctor.facts.dns import (
     service_discovery_reads,
     stub_domains,
     stub_domains_problems,
+    wrong_forwards_text,
 )
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
@@ -87,19 +88,13 @@ class KubednsClustersetStubMissing(Check):
         if not problems:
             return
         evidence["wrong"] = problems
-        missing = [d for d, now in problems.items() if now is None]
-        stale = {d: now for d, now in problems.items() if now is not None}
-        parts = []
-        if missing:
-            parts.append(f"has no stub domain for {', '.join(missing)}")
-        if stale:
-            parts.append(
-                "sends "
-                + "; ".join(f"{d} to {', '.join(now) or 'nothing'}" for d, now in stale.items())
-            )
         yield self.finding(
             f"kube-dns is the cluster DNS and {where} "
-            + (" and ".join(parts) if configmap is not None else "does not exist")
+            + (
+                wrong_forwards_text(problems, "stub domain", "sends")
+                if configmap is not None
+                else "does not exist"
+            )
             + f", but the Lighthouse CoreDNS Service's clusterIP is {expected}",
             resources=resources,
             evidence=evidence,

@@ -16,6 +16,7 @@ from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
 from .gd507_kubedns_clusterset_stub_missing import MergeKubeDnsStubDomains
+from .gd508_openshift_dns_lighthouse_forward import RewriteOpenshiftLighthouseServers
 from .gd601_rp_filter_strict import LooseRpFilter
 from .gd602_globalcidr_route_missing import RouteGlobalCidr
 
@@ -33,4 +34,5 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     RouteGlobalCidr,
     RepointResolvConf,
     MergeKubeDnsStubDomains,
+    RewriteOpenshiftLighthouseServers,
 )

@@ -177,3 +177,6 @@ class DryRunCreate:
 
 
 Probe = DryRunCreate
+
+OPENSHIFT_DNSES = Kind("operator.openshift.io", "dnses", "DNS", namespaced=False, versions=("v1",))
+"""OpenShift's cluster DNS operator configuration (openshift/api operator/v1 ``DNS``)."""

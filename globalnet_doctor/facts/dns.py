@@ -215,3 +215,89 @@ def require_service_discovery(view: ClusterView, settings: Settings) -> KubeObje
 
 def lighthouse_missing(settings: Settings) -> str:
     return f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist"
+
+
+OPENSHIFT_DNS_NAME = "default"
+"""The DNS operator CR Submariner's operator edits (``DefaultOpenShiftDNSController``)."""
+LIGHTHOUSE_SERVER_NAME = "lighthouse"
+"""The name of the servers it adds (``LighthouseForwardPluginName``)."""
+MICROSHIFT_DNS_NAMESPACE = "openshift-dns"
+MICROSHIFT_DNS_CONFIGMAP = "dns-default"
+
+
+def lighthouse_servers(domains: list[str], ip: str) -> list[dict[str, object]]:
+    """The DNS operator servers Submariner's operator writes: one per domain
+    (``getUpdatedForwardServers``)."""
+    return [
+        {"name": LIGHTHOUSE_SERVER_NAME, "zones": [d], "forwardPlugin": {"upstreams": [ip]}}
+        for d in domains
+    ]
+
+
+def openshift_lighthouse_forwards(dns_operator: KubeObject) -> dict[str, list[str]]:
+    """zone -> upstreams of the ``lighthouse`` servers of a DNS operator CR."""
+    forwards: dict[str, list[str]] = {}
+    for server in objects.spec(dns_operator).get("servers") or []:
+        if not isinstance(server, Mapping) or server.get("name") != LIGHTHOUSE_SERVER_NAME:
+            continue
+        upstreams = objects.section(server, "forwardPlugin").get("upstreams") or []
+        for zone in server.get("zones") or []:
+            forwards.setdefault(str(zone), []).extend(str(u) for u in upstreams)
+    return forwards
+
+
+def openshift_servers_wanted(dns_operator: KubeObject, domains: list[str], ip: str) -> list[object]:
+    """``spec.servers`` as Submariner's operator leaves it: every other server kept in order,
+    the ``lighthouse`` ones replaced by one per domain."""
+    others = [
+        s
+        for s in objects.spec(dns_operator).get("servers") or []
+        if not (isinstance(s, Mapping) and s.get("name") == LIGHTHOUSE_SERVER_NAME)
+    ]
+    return [*others, *lighthouse_servers(domains, ip)]
+
+
+LIGHTHOUSE_START = "#lighthouse-start AUTO-GENERATED SECTION. DO NOT EDIT"
+LIGHTHOUSE_END = "#lighthouse-end"
+_MAIN_SERVER_PORT = re.compile(r"\.:(\d*?)\s*{")
+
+
+def corefile_with_lighthouse(corefile: str, domains: list[str], ip: str) -> str:
+    """The Corefile as Submariner's operator rewrites it (``updateLighthouseConfigInConfigMap``):
+    the lines from ``lighthouse-start`` to ``lighthouse-end`` dropped, then a new section put
+    first with one ``<domain>:<port> { forward . <ip> }`` block per domain, the port being the
+    one the ``.:<port>`` server listens on (53 without one; MicroShift's is 5353)."""
+    if "lighthouse-start" in corefile:
+        kept: list[str] = []
+        skip = False
+        for line in corefile.splitlines(keepends=True):
+            if "lighthouse-start" in line:
+                skip = True
+            elif "lighthouse-end" in line:
+                skip = False
+                continue
+            if not skip:
+                kept.append(line if line.endswith("\n") else line + "\n")
+        corefile = "".join(kept)
+    match = _MAIN_SERVER_PORT.search(corefile)
+    port = match.group(1) if match else "53"
+    blocks = "".join(f"{d}:{port} {{\n    forward . {ip}\n}}\n" for d in domains)
+    return f"{LIGHTHOUSE_START}\n{blocks}{LIGHTHOUSE_END}\n{corefile}"
+
+
+def wrong_forwards_text(
+    wrong: Mapping[str, list[str] | None], missing_what: str, verb: str = "forwards"
+) -> str:
+    """``has no <missing_what> for a, b and <verb> c to x, y``: the domains whose forward is
+    absent (None) or names other servers, for a finding's message."""
+    missing = [d for d, now in wrong.items() if now is None]
+    stale = {d: now for d, now in wrong.items() if now is not None}
+    parts = []
+    if missing:
+        parts.append(f"has no {missing_what} for {', '.join(missing)}")
+    if stale:
+        parts.append(
+            f"{verb} "
+            + "; ".join(f"{d} to {', '.join(now) or 'nothing'}" for d, now in stale.items())
+        )
+    return " and ".join(parts)
