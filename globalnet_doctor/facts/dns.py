@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.clusterset import ClusterFacts, DnsService, split_dns_service
-from globalnet_doctor.facts.submariner import require_submariner, submariner_reads
+from globalnet_doctor.facts.submariner import require_submariner, submariner_cr, submariner_reads
 from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, ResolvConf
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject, NotApplicable
@@ -262,6 +263,12 @@ LIGHTHOUSE_END = "#lighthouse-end"
 _MAIN_SERVER_PORT = re.compile(r"\.:(\d*?)\s*{")
 
 
+def corefile_port(corefile: str) -> str:
+    """The port the ``.:<port>`` server listens on, as the operator finds it; 53 without one."""
+    match = _MAIN_SERVER_PORT.search(corefile)
+    return match.group(1) if match else "53"
+
+
 def corefile_with_lighthouse(corefile: str, domains: list[str], ip: str) -> str:
     """The Corefile as Submariner's operator rewrites it (``updateLighthouseConfigInConfigMap``):
     the lines from ``lighthouse-start`` to ``lighthouse-end`` dropped, then a new section put
@@ -279,8 +286,7 @@ def corefile_with_lighthouse(corefile: str, domains: list[str], ip: str) -> str:
             if not skip:
                 kept.append(line if line.endswith("\n") else line + "\n")
         corefile = "".join(kept)
-    match = _MAIN_SERVER_PORT.search(corefile)
-    port = match.group(1) if match else "53"
+    port = corefile_port(corefile)
     blocks = "".join(f"{d}:{port} {{\n    forward . {ip}\n}}\n" for d in domains)
     return f"{LIGHTHOUSE_START}\n{blocks}{LIGHTHOUSE_END}\n{corefile}"
 
@@ -301,3 +307,176 @@ def wrong_forwards_text(
             + "; ".join(f"{d} to {', '.join(now) or 'nothing'}" for d, now in stale.items())
         )
     return " and ".join(parts)
+
+
+DEFAULT_COREFILE_PATH = "/etc/coredns/Corefile"
+COREDNS_SUFFIX = "-" + COREDNS_CONFIGMAP
+_IMPORT = re.compile(r"^\s*import\s+(\S+)", re.M)
+
+
+def coredns_reads(settings: Settings) -> tuple[Read, ...]:
+    """What :func:`coredns_config` and :func:`operator_coredns_target` read: the Lighthouse
+    facts, the Deployments of kube-system, and every ConfigMap (a ``coreDNSCustomConfig`` may
+    name any namespace: the operator's ``getCustomCoreDNSNamespace``)."""
+    return (
+        *service_discovery_reads(settings),
+        Read(kinds.DEPLOYMENTS, COREDNS_NAMESPACE),
+        Read(kinds.CONFIGMAPS),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CorednsConfig:
+    """Where the cluster's CoreDNS reads its Corefile, found through its Deployment: the
+    ``-conf`` path (default /etc/coredns/Corefile), the configMap volume mounted at its directory
+    and the key its ``items`` map to the file name."""
+
+    deployment: KubeObject
+    configmap_name: str | None
+    """None when no configMap volume holds the Corefile."""
+    key: str
+    mounts: tuple[tuple[str, str], ...]
+    """(mountPath, ConfigMap name) of every configMap volume of the CoreDNS container."""
+
+
+def _is_coredns(container: Mapping[str, object]) -> bool:
+    return container.get("name") == "coredns" or "coredns" in str(container.get("image", ""))
+
+
+def coredns_config(view: ClusterView) -> CorednsConfig | None:
+    """The cluster's CoreDNS (a kube-system Deployment running a ``coredns`` container, not
+    kube-dns), preferring one labelled ``k8s-app=kube-dns``; None without one."""
+    candidates = []
+    for deployment in view.list(kinds.DEPLOYMENTS, COREDNS_NAMESPACE):
+        containers = objects.pod_template_spec(deployment).get("containers") or []
+        found = [c for c in containers if isinstance(c, Mapping) and _is_coredns(c)]
+        if found:
+            preferred = objects.labels(deployment).get("k8s-app") != "kube-dns"
+            candidates.append((preferred, objects.name(deployment), deployment, found[0]))
+    if not candidates:
+        return None
+    _, _, deployment, container = min(candidates, key=lambda c: (c[0], c[1]))
+    args = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    path = DEFAULT_COREFILE_PATH
+    for index, word in enumerate(args[:-1]):
+        if word in ("-conf", "--conf"):
+            path = args[index + 1]
+    directory, _, filename = path.rpartition("/")
+    volumes = {
+        str(v.get("name")): v
+        for v in objects.pod_template_spec(deployment).get("volumes") or []
+        if isinstance(v, Mapping) and isinstance(v.get("configMap"), Mapping)
+    }
+    mounts: list[tuple[str, str]] = []
+    configmap_name, key = None, filename
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(str(mount.get("name")))
+        if volume is None:
+            continue
+        source = volume["configMap"]
+        mount_path = str(mount.get("mountPath", "")).rstrip("/")
+        mounts.append((mount_path, str(source.get("name"))))
+        if mount_path == directory.rstrip("/") and configmap_name is None:
+            items = source.get("items") or []
+            mapped = [i for i in items if isinstance(i, Mapping) and i.get("path") == filename]
+            if items and not mapped:
+                continue
+            configmap_name = str(source.get("name"))
+            key = str(mapped[0].get("key")) if mapped else filename
+    return CorednsConfig(deployment, configmap_name, key, tuple(mounts))
+
+
+def operator_coredns_target(view: ClusterView) -> str | None:
+    """The kube-system ConfigMap Submariner's operator writes its lighthouse block into without
+    ``coreDNSCustomConfig``: ``coredns``, else (newer operators: "Some providers may not use the
+    exact coredns name but use it as a suffix, eg RKE") the first ``*-coredns`` with a Corefile;
+    None when neither exists (the operator then tries OpenShift's DNS operator)."""
+    if view.get(kinds.CONFIGMAPS, COREDNS_CONFIGMAP, COREDNS_NAMESPACE) is not None:
+        return COREDNS_CONFIGMAP
+    for configmap in view.list(kinds.CONFIGMAPS, COREDNS_NAMESPACE):
+        name = objects.name(configmap)
+        if name.endswith(COREDNS_SUFFIX) and COREFILE_KEY in objects.data(configmap):
+            return name
+    return None
+
+
+def corefile_imports(corefile: str) -> list[str]:
+    """The paths and globs of the Corefile's ``import`` directives."""
+    return _IMPORT.findall(corefile)
+
+
+def custom_config(discovery: KubeObject | None, cr: KubeObject | None) -> tuple[str, str] | None:
+    """(namespace, name) of ``coreDNSCustomConfig`` (the ServiceDiscovery's, else the
+    Submariner CR's), namespace defaulting to kube-system; None when unset."""
+    for source in (discovery, cr):
+        custom = objects.section(objects.spec(source), "coreDNSCustomConfig")
+        if custom.get("configMapName"):
+            namespace = str(custom.get("namespace") or COREDNS_NAMESPACE)
+            return namespace, str(custom["configMapName"])
+    return None
+
+
+def addon_managed(configmap: KubeObject | None) -> str | None:
+    """Why an edit of this CoreDNS ConfigMap would be reverted, or None: kube-addon-manager's
+    ``Reconcile`` mode; RKE2's ``rke2-coredns`` Helm chart (re-rendered by the helm-controller);
+    k3s's packaged manifest (re-applied by its deploy controller; ``objectset.rio.cattle.io``
+    annotations)."""
+    labels = objects.labels(configmap)
+    annotations = objects.annotations_of(configmap)
+    if labels.get(ADDON_MODE_LABEL) == "Reconcile":
+        return (
+            "kube-addon-manager reconciles it (addonmanager.kubernetes.io/mode: Reconcile) and "
+            "reverts edits"
+        )
+    release = annotations.get("meta.helm.sh/release-name", "")
+    if labels.get("app.kubernetes.io/managed-by") == "Helm" and (
+        release.startswith("rke2-") or objects.name(configmap).startswith("rke2-")
+    ):
+        return (
+            f"RKE2's Helm chart {release or 'rke2-coredns'} renders it and re-applies it on "
+            "upgrade; add the block with a HelmChartConfig for rke2-coredns"
+        )
+    if any(k.startswith("objectset.rio.cattle.io/") for k in annotations):
+        return (
+            "k3s applies it from its packaged coredns manifest and re-applies it on restart; put "
+            "the block in ConfigMap kube-system/coredns-custom (imported as *.server)"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LighthouseTarget:
+    """The ConfigMap key whose ``clusterset.local`` forward GD504 judges and fixes."""
+
+    namespace: str
+    name: str
+    key: str
+    custom: bool
+    """``coreDNSCustomConfig``: the key holds only the operator's server blocks."""
+
+
+def lighthouse_target(
+    view: ClusterView, settings: Settings, discovery: KubeObject | None
+) -> LighthouseTarget:
+    """With ``coreDNSCustomConfig``, its ConfigMap's ``lighthouse.server`` (any namespace);
+    else the Corefile the CoreDNS Deployment mounts (RKE2: ``rke2-coredns-rke2-coredns``),
+    else the one the operator writes (:func:`operator_coredns_target`)."""
+    custom = custom_config(discovery, submariner_cr(view, settings))
+    if custom is not None:
+        return LighthouseTarget(custom[0], custom[1], CUSTOM_CONFIG_KEY, True)
+    config = coredns_config(view)
+    if config is not None and config.configmap_name is not None:
+        return LighthouseTarget(COREDNS_NAMESPACE, config.configmap_name, config.key, False)
+    name = operator_coredns_target(view)
+    if name is None:
+        raise NotApplicable(
+            f"no CoreDNS here: no Deployment in {COREDNS_NAMESPACE} runs coredns and there is no "
+            f"ConfigMap {COREDNS_NAMESPACE}/coredns or *-coredns (kube-dns: GD507; OpenShift: "
+            "GD508)"
+        )
+    return LighthouseTarget(COREDNS_NAMESPACE, name, COREFILE_KEY, False)
+
+
+def custom_server_blocks(domains: list[str], ip: str) -> str:
+    """``lighthouse.server`` as the operator writes it (``updateDNSCustomConfigMap``)."""
+    return "".join(f"{d}:53 {{\n    forward . {ip}\n}}\n" for d in domains)
