@@ -4,6 +4,7 @@ resolv.conf (who manages it, which nameservers glibc queries, which DNS Service 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Mapping
@@ -335,8 +336,30 @@ class CorednsConfig:
     configmap_name: str | None
     """None when no configMap volume holds the Corefile."""
     key: str
-    mounts: tuple[tuple[str, str], ...]
-    """(mountPath, ConfigMap name) of every configMap volume of the CoreDNS container."""
+    directory: str
+    """The Corefile's directory (relative ``import`` paths start there)."""
+    mounts: tuple[ConfigMapMount, ...]
+    """Every configMap volume of the CoreDNS container."""
+
+    def file_of(self, configmap: str, key: str) -> str | None:
+        """Where the container sees ``key`` of ``configmap`` (same namespace), or None."""
+        for mount in self.mounts:
+            if mount.configmap != configmap:
+                continue
+            if mount.items is None:
+                return f"{mount.path}/{key}"
+            for item_key, item_path in mount.items:
+                if item_key == key:
+                    return f"{mount.path}/{item_path}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMapMount:
+    path: str
+    configmap: str
+    items: tuple[tuple[str, str], ...] | None
+    """(key, path) the volume projects; None: every key, under its own name."""
 
 
 def _is_coredns(container: Mapping[str, object]) -> bool:
@@ -367,7 +390,7 @@ def coredns_config(view: ClusterView) -> CorednsConfig | None:
         for v in objects.pod_template_spec(deployment).get("volumes") or []
         if isinstance(v, Mapping) and isinstance(v.get("configMap"), Mapping)
     }
-    mounts: list[tuple[str, str]] = []
+    mounts: list[ConfigMapMount] = []
     configmap_name, key = None, filename
     for mount in container.get("volumeMounts") or []:
         volume = volumes.get(str(mount.get("name")))
@@ -375,15 +398,16 @@ def coredns_config(view: ClusterView) -> CorednsConfig | None:
             continue
         source = volume["configMap"]
         mount_path = str(mount.get("mountPath", "")).rstrip("/")
-        mounts.append((mount_path, str(source.get("name"))))
+        items = [i for i in source.get("items") or [] if isinstance(i, Mapping)]
+        projected = tuple((str(i.get("key")), str(i.get("path"))) for i in items) or None
+        mounts.append(ConfigMapMount(mount_path, str(source.get("name")), projected))
         if mount_path == directory.rstrip("/") and configmap_name is None:
-            items = source.get("items") or []
-            mapped = [i for i in items if isinstance(i, Mapping) and i.get("path") == filename]
-            if items and not mapped:
+            mapped = [k for k, p in projected or () if p == filename]
+            if projected and not mapped:
                 continue
             configmap_name = str(source.get("name"))
-            key = str(mapped[0].get("key")) if mapped else filename
-    return CorednsConfig(deployment, configmap_name, key, tuple(mounts))
+            key = mapped[0] if mapped else filename
+    return CorednsConfig(deployment, configmap_name, key, directory, tuple(mounts))
 
 
 def operator_coredns_target(view: ClusterView) -> str | None:
@@ -403,6 +427,18 @@ def operator_coredns_target(view: ClusterView) -> str | None:
 def corefile_imports(corefile: str) -> list[str]:
     """The paths and globs of the Corefile's ``import`` directives."""
     return _IMPORT.findall(corefile)
+
+
+def imported_by(path: str, imports: list[str], directory: str) -> str | None:
+    """The ``import`` that loads the file ``path`` (a glob matches within one directory, as
+    Go's filepath.Glob; a relative one starts at the Corefile's directory), or None."""
+    folder, _, name = path.rpartition("/")
+    for pattern in imports:
+        absolute = pattern if pattern.startswith("/") else f"{directory}/{pattern}"
+        glob_folder, _, glob_name = absolute.rpartition("/")
+        if glob_folder.rstrip("/") == folder.rstrip("/") and fnmatch.fnmatchcase(name, glob_name):
+            return pattern
+    return None
 
 
 def custom_config(discovery: KubeObject | None, cr: KubeObject | None) -> tuple[str, str] | None:
