@@ -36,6 +36,9 @@ from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
 from .gd504_coredns_clusterset_forward import CorednsClustersetForward
+from .gd506_lighthouse_dns_config_not_loaded import LighthouseDnsConfigNotLoaded
+from .gd507_kubedns_clusterset_stub_missing import KubednsClustersetStubMissing
+from .gd508_openshift_dns_lighthouse_forward import OpenshiftDnsLighthouseForward
 from .gd601_rp_filter_strict import RpFilterStrict
 from .gd602_globalcidr_route_missing import GlobalCidrRouteMissing
 from .gd603_global_ip_unreachable import GlobalIpUnreachable
@@ -75,6 +78,9 @@ CHECK_PACK = CheckPack(
         GlobalnetPoolExhausted,
         StaleGlobalIpAnnotation,
         ClusterEgressIpMisconfigured,
+        KubednsClustersetStubMissing,
+        OpenshiftDnsLighthouseForward,
+        LighthouseDnsConfigNotLoaded,
     ),
     docs=files(f"{__name__}.docs"),
 )

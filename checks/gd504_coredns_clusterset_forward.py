@@ -10,19 +10,17 @@ from collections.abc import Iterable, Sequence
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
-from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.dns import (
-    COREDNS_CONFIGMAP,
-    COREDNS_NAMESPACE,
-    COREFILE_KEY,
-    CUSTOM_CONFIG_KEY,
-    LIGHTHOUSE_SERVICE,
+    LIGHTHOUSE_MISSING_REMEDY,
+    addon_managed,
+    coredns_reads,
     corefile_clusterset_forwards,
     lighthouse_cluster_ip,
-    lighthouse_reads,
-    service_discovery,
+    lighthouse_missing,
+    lighthouse_target,
+    require_service_discovery,
 )
-from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.model import Finding, Severity
 from globalnet_doctor.spec import Check, CheckContext, NotApplicable, ref
@@ -38,35 +36,19 @@ class CorednsClustersetForward(Check):
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
-        return (
-            *submariner.submariner_reads(settings),
-            Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
-            # Every ConfigMap of kube-system: CoreDNS's own and a custom Lighthouse one.
-            Read(kinds.CONFIGMAPS, COREDNS_NAMESPACE),
-            *lighthouse_reads(settings),
-        )
+        return coredns_reads(settings)
 
     def run(self, ctx: CheckContext) -> Iterable[Finding]:
         view, settings = ctx.cluster, ctx.settings
-        cr = require_submariner(ctx.cluster, ctx.settings)
-        discovery = service_discovery(view, settings)
-        if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
-            raise NotApplicable("service discovery (Lighthouse) is not enabled")
-        custom = objects.spec(discovery).get("coreDNSCustomConfig") or {}
-        if custom.get("configMapName"):
-            namespace = custom.get("namespace") or COREDNS_NAMESPACE
-            name, key = str(custom["configMapName"]), CUSTOM_CONFIG_KEY
-            if namespace != COREDNS_NAMESPACE:
-                raise NotApplicable(
-                    f"the Lighthouse DNS configuration is in {namespace}/{name}, outside "
-                    f"{COREDNS_NAMESPACE}, which gdoctor does not read"
-                )
-        else:
-            namespace, name, key = COREDNS_NAMESPACE, COREDNS_CONFIGMAP, COREFILE_KEY
+        discovery = require_service_discovery(view, settings)
+        target = lighthouse_target(view, settings, discovery)
+        namespace, name, key = target.namespace, target.name, target.key
         configmap = view.get(kinds.CONFIGMAPS, name, namespace)
         if configmap is None:
             raise NotApplicable(f"no CoreDNS ConfigMap {namespace}/{name} (not CoreDNS?)")
         expected = lighthouse_cluster_ip(view, settings)
+        managed = None if target.custom else addon_managed(configmap)
+        reverted = f" An edit here is reverted: {managed}." if managed else ""
         forwards = corefile_clusterset_forwards(str(objects.data(configmap).get(key, "")))
         resources = [ref(view.name, kinds.CONFIGMAPS, configmap)]
         evidence = {
@@ -74,13 +56,14 @@ class CorednsClustersetForward(Check):
             "key": key,
             "clustersetForwards": forwards,
             "lighthouseClusterIP": expected,
+            "revertedBy": managed,
         }
         if expected is None:
             yield self.finding(
-                f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist",
+                lighthouse_missing(settings),
                 resources=resources,
                 evidence=evidence,
-                remedy="Lighthouse is not deployed: check the ServiceDiscovery CR and GD001.",
+                remedy=LIGHTHOUSE_MISSING_REMEDY,
             )
         elif forwards is None:
             yield self.finding(
@@ -89,7 +72,7 @@ class CorednsClustersetForward(Check):
                 resources=resources,
                 evidence=evidence,
                 remedy=f"Add a `clusterset.local:53 {{ forward . {expected} }}` block between "
-                "#lighthouse-start and #lighthouse-end.",
+                f"#lighthouse-start and #lighthouse-end.{reverted}",
             )
         elif forwards != [expected]:
             yield self.finding(
@@ -98,5 +81,5 @@ class CorednsClustersetForward(Check):
                 f"clusterIP is {expected}",
                 resources=resources,
                 evidence=evidence,
-                remedy=f"Rewrite the lighthouse block to `forward . {expected}`.",
+                remedy=f"Rewrite the lighthouse block to `forward . {expected}`.{reverted}",
             )

@@ -21,6 +21,8 @@ from .gd405_gateway_public_ip_unresolved import AnnotatePublicIp
 from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
+from .gd507_kubedns_clusterset_stub_missing import MergeKubeDnsStubDomains
+from .gd508_openshift_dns_lighthouse_forward import RewriteOpenshiftLighthouseServers
 from .gd601_rp_filter_strict import LooseRpFilter
 from .gd602_globalcidr_route_missing import RouteGlobalCidr
 
@@ -43,4 +45,6 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     RecordGlobalCidrAtBroker,
     ClearStaleGlobalIp,
     WriteNumGlobalIps,
+    MergeKubeDnsStubDomains,
+    RewriteOpenshiftLighthouseServers,
 )

@@ -9,7 +9,15 @@ from typing import Any
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import kube_proxy, objects
-from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
+from globalnet_doctor.fixspec import (
+    Fix,
+    FixContext,
+    KubeChange,
+    PlanError,
+    Safety,
+    Step,
+    updated,
+)
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import KubeObject
 
@@ -92,12 +100,20 @@ class KubeProxyToIptables(Fix):
                         "--proxy-mode ipvs -> iptables in the pod template",
                     )
                 )
+        static = [p for p in kube_proxy.ipvs_pods(view) if kube_proxy.is_static_pod(p)]
+        if static:
+            raise PlanError(
+                f"kube-proxy runs as static pods ({', '.join(objects.name(p) for p in static)}): "
+                "their --proxy-mode comes from a manifest on each node, which gdoctor cannot "
+                "edit through the API; on RKE2 set `kube-proxy-arg: [proxy-mode=iptables]` in "
+                "/etc/rancher/rke2/config.yaml and restart rke2"
+            )
         if steps:
             # Restarting the pods is what makes the new mode effective; it is planned only in
             # the run that changed the configuration, and cannot be undone.
-            for pod in view.list(kinds.PODS, kube_proxy.NAMESPACE, kube_proxy.POD_SELECTOR):
-                if pod["metadata"].get("deletionTimestamp"):
-                    continue
+            for pod in kube_proxy.kube_proxy_pods(view):
+                if kube_proxy.is_static_pod(pod):
+                    continue  # the kubelet recreates a mirror pod as it was: nothing to restart
                 steps.append(
                     KubeChange(
                         cluster=view.name,

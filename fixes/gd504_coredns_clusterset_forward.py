@@ -5,11 +5,7 @@ from __future__ import annotations
 from globalnet_doctor import kinds
 from globalnet_doctor.facts import dns as dns_config
 from globalnet_doctor.facts import objects
-from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, Safety, Step, updated
-
-from .gd502_dnsmasq_upstream_stale import (
-    with_lighthouse_forward,
-)
+from globalnet_doctor.fixspec import Fix, FixContext, KubeChange, PlanError, Safety, Step, updated
 
 
 class RewriteLighthouseBlock(Fix):
@@ -20,25 +16,35 @@ class RewriteLighthouseBlock(Fix):
 
     def plan(self, ctx: FixContext) -> list[Step]:
         view, settings = ctx.cluster, ctx.settings
-        configmap = view.get(
-            kinds.CONFIGMAPS, dns_config.COREDNS_CONFIGMAP, dns_config.COREDNS_NAMESPACE
-        )
+        discovery = dns_config.service_discovery(view, settings)
+        target = dns_config.lighthouse_target(view, settings, discovery)
+        configmap = view.get(kinds.CONFIGMAPS, target.name, target.namespace)
         expected = dns_config.lighthouse_cluster_ip(view, settings)
         if configmap is None or expected is None:
             return []
+        domains = dns_config.lighthouse_domains(discovery)
         data = dict(objects.data(configmap))
-        corefile = str(data.get(dns_config.COREFILE_KEY, ""))
-        data[dns_config.COREFILE_KEY] = with_lighthouse_forward(corefile, expected)
-        if data[dns_config.COREFILE_KEY] == corefile:
+        before = str(data.get(target.key, ""))
+        port = "53" if target.custom else dns_config.corefile_port(before)
+        if target.custom:
+            data[target.key] = dns_config.custom_server_blocks(domains, expected)
+        else:
+            data[target.key] = dns_config.corefile_with_lighthouse(before, domains, expected)
+        if data[target.key] == before:
             return []
+        reverted_by = None if target.custom else dns_config.addon_managed(configmap)
+        if reverted_by is not None:
+            raise PlanError(
+                f"{target.namespace}/{target.name} would not keep the edit: {reverted_by}"
+            )
         return [
             KubeChange(
                 view.name,
                 kinds.CONFIGMAPS,
-                dns_config.COREDNS_NAMESPACE,
-                dns_config.COREDNS_CONFIGMAP,
+                target.namespace,
+                target.name,
                 configmap,
                 updated(configmap, data=data),
-                f"clusterset.local:53 forward . {expected}",
+                f"{', '.join(f'{d}:{port}' for d in domains)} forward . {expected}",
             )
         ]

@@ -191,3 +191,5 @@ SERVICE_CIDRS = Kind(
     namespaced=False,
     versions=("v1", "v1beta1", "v1alpha1"),
 )
+OPENSHIFT_DNSES = Kind("operator.openshift.io", "dnses", "DNS", namespaced=False, versions=("v1",))
+"""OpenShift's cluster DNS operator configuration (openshift/api operator/v1 ``DNS``)."""

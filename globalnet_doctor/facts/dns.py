@@ -4,13 +4,17 @@ resolv.conf (who manages it, which nameservers glibc queries, which DNS Service 
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import objects
 from globalnet_doctor.facts.clusterset import ClusterFacts, DnsService, split_dns_service
+from globalnet_doctor.facts.submariner import require_submariner, submariner_cr, submariner_reads
 from globalnet_doctor.host_view import RESOLV_CONF_MAX_NAMESERVERS, ResolvConf
 from globalnet_doctor.kinds import Read
 from globalnet_doctor.view import ClusterView, KubeObject, NotApplicable
@@ -121,3 +125,394 @@ def effective_nameservers(resolv: ResolvConf) -> list[str]:
 def service_discovery(view: ClusterView, settings: Settings) -> KubeObject | None:
     found = view.list(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace)
     return found[0] if found else None
+
+
+CLUSTERSET_DOMAIN = "clusterset.local"
+KUBE_DNS_CONFIGMAP = "kube-dns"
+KUBE_DNS_DEPLOYMENT = "kube-dns"
+KUBE_DNS_CONTAINER = "kubedns"
+STUB_DOMAINS_KEY = "stubDomains"
+ADDON_MODE_LABEL = "addonmanager.kubernetes.io/mode"
+"""kube-addon-manager's label: ``Reconcile`` reverts edits, ``EnsureExists`` only creates."""
+
+
+def lighthouse_domains(discovery: KubeObject | None) -> list[str]:
+    """The domains the operator sends to Lighthouse, in its order: ``clusterset.local`` then
+    ``ServiceDiscovery.spec.customDomains`` (``buildDomains``)."""
+    custom = objects.spec(discovery).get("customDomains") or []
+    domains = [CLUSTERSET_DOMAIN]
+    if isinstance(custom, list):
+        domains.extend(str(d) for d in custom if d and str(d) not in domains)
+    return domains
+
+
+def kube_dns_deployment(view: ClusterView) -> KubeObject | None:
+    """The kube-dns Deployment (GKE's cluster DNS: a ``kubedns`` container), or None when the
+    cluster DNS is not kube-dns (CoreDNS keeps the ``k8s-app=kube-dns`` label but not the
+    container). Needs the Deployments of kube-system."""
+    deployment = view.get(kinds.DEPLOYMENTS, KUBE_DNS_DEPLOYMENT, COREDNS_NAMESPACE)
+    containers = objects.pod_template_spec(deployment).get("containers") or []
+    names = {str(c.get("name")) for c in containers if isinstance(c, Mapping)}
+    return deployment if KUBE_DNS_CONTAINER in names else None
+
+
+def stub_domains(configmap: KubeObject | None) -> dict[str, list[str]] | None:
+    """kube-dns's ``stubDomains`` (a JSON object of domain -> nameservers): empty without the
+    ConfigMap or the key, None when the key is not a JSON object of string lists."""
+    text = objects.data(configmap).get(STUB_DOMAINS_KEY)
+    if text is None or not str(text).strip():
+        return {}
+    try:
+        parsed = json.loads(str(text))
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    result: dict[str, list[str]] = {}
+    for domain, servers in parsed.items():
+        if not isinstance(servers, list):
+            return None
+        result[str(domain)] = [str(s) for s in servers]
+    return result
+
+
+def stub_domains_problems(
+    stubs: Mapping[str, list[str]], domains: list[str], ip: str
+) -> dict[str, list[str] | None]:
+    """The domains whose stub is not exactly ``[ip]``, with what is there (None: absent)."""
+    return {d: stubs.get(d) for d in domains if stubs.get(d) != [ip]}
+
+
+def with_stub_domains(text: str | None, domains: list[str], ip: str) -> str:
+    """``stubDomains`` with each domain mapped to ``[ip]``, other domains kept in order."""
+    merged: dict[str, object] = {}
+    if text and text.strip():
+        merged.update(json.loads(text))
+    for domain in domains:
+        merged[domain] = [ip]
+    return json.dumps(merged)
+
+
+LIGHTHOUSE_MISSING_REMEDY = "Lighthouse is not deployed: check the ServiceDiscovery CR and GD001."
+
+
+def service_discovery_reads(settings: Settings) -> tuple[Read, ...]:
+    """What :func:`require_service_discovery` and :func:`lighthouse_cluster_ip` read."""
+    return (
+        *submariner_reads(settings),
+        Read(kinds.SERVICE_DISCOVERIES, settings.submariner_namespace),
+        *lighthouse_reads(settings),
+    )
+
+
+def require_service_discovery(view: ClusterView, settings: Settings) -> KubeObject | None:
+    """The ServiceDiscovery CR (None when only the Submariner CR enables it); a DNS check does
+    not apply where Submariner or its service discovery is not installed."""
+    cr = require_submariner(view, settings)
+    discovery = service_discovery(view, settings)
+    if discovery is None and not objects.spec(cr).get("serviceDiscoveryEnabled"):
+        raise NotApplicable("service discovery (Lighthouse) is not enabled")
+    return discovery
+
+
+def lighthouse_missing(settings: Settings) -> str:
+    return f"Service {settings.submariner_namespace}/{LIGHTHOUSE_SERVICE} does not exist"
+
+
+OPENSHIFT_DNS_NAME = "default"
+"""The DNS operator CR Submariner's operator edits (``DefaultOpenShiftDNSController``)."""
+LIGHTHOUSE_SERVER_NAME = "lighthouse"
+"""The name of the servers it adds (``LighthouseForwardPluginName``)."""
+MICROSHIFT_DNS_NAMESPACE = "openshift-dns"
+MICROSHIFT_DNS_CONFIGMAP = "dns-default"
+
+
+def lighthouse_servers(domains: list[str], ip: str) -> list[dict[str, object]]:
+    """The DNS operator servers Submariner's operator writes: one per domain
+    (``getUpdatedForwardServers``)."""
+    return [
+        {"name": LIGHTHOUSE_SERVER_NAME, "zones": [d], "forwardPlugin": {"upstreams": [ip]}}
+        for d in domains
+    ]
+
+
+def openshift_lighthouse_forwards(dns_operator: KubeObject) -> dict[str, list[str]]:
+    """zone -> upstreams of the ``lighthouse`` servers of a DNS operator CR."""
+    forwards: dict[str, list[str]] = {}
+    for server in objects.spec(dns_operator).get("servers") or []:
+        if not isinstance(server, Mapping) or server.get("name") != LIGHTHOUSE_SERVER_NAME:
+            continue
+        upstreams = objects.section(server, "forwardPlugin").get("upstreams") or []
+        for zone in server.get("zones") or []:
+            forwards.setdefault(str(zone), []).extend(str(u) for u in upstreams)
+    return forwards
+
+
+def openshift_servers_wanted(dns_operator: KubeObject, domains: list[str], ip: str) -> list[object]:
+    """``spec.servers`` as Submariner's operator leaves it: every other server kept in order,
+    the ``lighthouse`` ones replaced by one per domain."""
+    others = [
+        s
+        for s in objects.spec(dns_operator).get("servers") or []
+        if not (isinstance(s, Mapping) and s.get("name") == LIGHTHOUSE_SERVER_NAME)
+    ]
+    return [*others, *lighthouse_servers(domains, ip)]
+
+
+LIGHTHOUSE_START = "#lighthouse-start AUTO-GENERATED SECTION. DO NOT EDIT"
+LIGHTHOUSE_END = "#lighthouse-end"
+_MAIN_SERVER_PORT = re.compile(r"\.:(\d*?)\s*{")
+
+
+def corefile_port(corefile: str) -> str:
+    """The port the ``.:<port>`` server listens on, as the operator finds it; 53 without one."""
+    match = _MAIN_SERVER_PORT.search(corefile)
+    return match.group(1) if match else "53"
+
+
+def corefile_with_lighthouse(corefile: str, domains: list[str], ip: str) -> str:
+    """The Corefile as Submariner's operator rewrites it (``updateLighthouseConfigInConfigMap``):
+    the lines from ``lighthouse-start`` to ``lighthouse-end`` dropped, then a new section put
+    first with one ``<domain>:<port> { forward . <ip> }`` block per domain, the port being the
+    one the ``.:<port>`` server listens on (53 without one; MicroShift's is 5353)."""
+    if "lighthouse-start" in corefile:
+        kept: list[str] = []
+        skip = False
+        for line in corefile.splitlines(keepends=True):
+            if "lighthouse-start" in line:
+                skip = True
+            elif "lighthouse-end" in line:
+                skip = False
+                continue
+            if not skip:
+                kept.append(line if line.endswith("\n") else line + "\n")
+        corefile = "".join(kept)
+    port = corefile_port(corefile)
+    blocks = "".join(f"{d}:{port} {{\n    forward . {ip}\n}}\n" for d in domains)
+    return f"{LIGHTHOUSE_START}\n{blocks}{LIGHTHOUSE_END}\n{corefile}"
+
+
+def wrong_forwards_text(
+    wrong: Mapping[str, list[str] | None], missing_what: str, verb: str = "forwards"
+) -> str:
+    """``has no <missing_what> for a, b and <verb> c to x, y``: the domains whose forward is
+    absent (None) or names other servers, for a finding's message."""
+    missing = [d for d, now in wrong.items() if now is None]
+    stale = {d: now for d, now in wrong.items() if now is not None}
+    parts = []
+    if missing:
+        parts.append(f"has no {missing_what} for {', '.join(missing)}")
+    if stale:
+        parts.append(
+            f"{verb} "
+            + "; ".join(f"{d} to {', '.join(now) or 'nothing'}" for d, now in stale.items())
+        )
+    return " and ".join(parts)
+
+
+DEFAULT_COREFILE_PATH = "/etc/coredns/Corefile"
+COREDNS_SUFFIX = "-" + COREDNS_CONFIGMAP
+_IMPORT = re.compile(r"^\s*import\s+(\S+)", re.M)
+
+
+def coredns_reads(settings: Settings) -> tuple[Read, ...]:
+    """What :func:`coredns_config` and :func:`operator_coredns_target` read: the Lighthouse
+    facts, the Deployments of kube-system, and every ConfigMap (a ``coreDNSCustomConfig`` may
+    name any namespace: the operator's ``getCustomCoreDNSNamespace``)."""
+    return (
+        *service_discovery_reads(settings),
+        Read(kinds.DEPLOYMENTS, COREDNS_NAMESPACE),
+        Read(kinds.CONFIGMAPS),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CorednsConfig:
+    """Where the cluster's CoreDNS reads its Corefile, found through its Deployment: the
+    ``-conf`` path (default /etc/coredns/Corefile), the configMap volume mounted at its directory
+    and the key its ``items`` map to the file name."""
+
+    deployment: KubeObject
+    configmap_name: str | None
+    """None when no configMap volume holds the Corefile."""
+    key: str
+    directory: str
+    """The Corefile's directory (relative ``import`` paths start there)."""
+    mounts: tuple[ConfigMapMount, ...]
+    """Every configMap volume of the CoreDNS container."""
+
+    def file_of(self, configmap: str, key: str) -> str | None:
+        """Where the container sees ``key`` of ``configmap`` (same namespace), or None."""
+        for mount in self.mounts:
+            if mount.configmap != configmap:
+                continue
+            if mount.items is None:
+                return f"{mount.path}/{key}"
+            for item_key, item_path in mount.items:
+                if item_key == key:
+                    return f"{mount.path}/{item_path}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigMapMount:
+    path: str
+    configmap: str
+    items: tuple[tuple[str, str], ...] | None
+    """(key, path) the volume projects; None: every key, under its own name."""
+
+
+def _is_coredns(container: Mapping[str, object]) -> bool:
+    return container.get("name") == "coredns" or "coredns" in str(container.get("image", ""))
+
+
+def coredns_config(view: ClusterView) -> CorednsConfig | None:
+    """The cluster's CoreDNS (a kube-system Deployment running a ``coredns`` container, not
+    kube-dns), preferring one labelled ``k8s-app=kube-dns``; None without one."""
+    candidates = []
+    for deployment in view.list(kinds.DEPLOYMENTS, COREDNS_NAMESPACE):
+        containers = objects.pod_template_spec(deployment).get("containers") or []
+        found = [c for c in containers if isinstance(c, Mapping) and _is_coredns(c)]
+        if found:
+            preferred = objects.labels(deployment).get("k8s-app") != "kube-dns"
+            candidates.append((preferred, objects.name(deployment), deployment, found[0]))
+    if not candidates:
+        return None
+    _, _, deployment, container = min(candidates, key=lambda c: (c[0], c[1]))
+    args = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    path = DEFAULT_COREFILE_PATH
+    for index, word in enumerate(args[:-1]):
+        if word in ("-conf", "--conf"):
+            path = args[index + 1]
+    directory, _, filename = path.rpartition("/")
+    volumes = {
+        str(v.get("name")): v
+        for v in objects.pod_template_spec(deployment).get("volumes") or []
+        if isinstance(v, Mapping) and isinstance(v.get("configMap"), Mapping)
+    }
+    mounts: list[ConfigMapMount] = []
+    configmap_name, key = None, filename
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes.get(str(mount.get("name")))
+        if volume is None:
+            continue
+        source = volume["configMap"]
+        mount_path = str(mount.get("mountPath", "")).rstrip("/")
+        items = [i for i in source.get("items") or [] if isinstance(i, Mapping)]
+        projected = tuple((str(i.get("key")), str(i.get("path"))) for i in items) or None
+        mounts.append(ConfigMapMount(mount_path, str(source.get("name")), projected))
+        if mount_path == directory.rstrip("/") and configmap_name is None:
+            mapped = [k for k, p in projected or () if p == filename]
+            if projected and not mapped:
+                continue
+            configmap_name = str(source.get("name"))
+            key = mapped[0] if mapped else filename
+    return CorednsConfig(deployment, configmap_name, key, directory, tuple(mounts))
+
+
+def operator_coredns_target(view: ClusterView) -> str | None:
+    """The kube-system ConfigMap Submariner's operator writes its lighthouse block into without
+    ``coreDNSCustomConfig``: ``coredns``, else (newer operators: "Some providers may not use the
+    exact coredns name but use it as a suffix, eg RKE") the first ``*-coredns`` with a Corefile;
+    None when neither exists (the operator then tries OpenShift's DNS operator)."""
+    if view.get(kinds.CONFIGMAPS, COREDNS_CONFIGMAP, COREDNS_NAMESPACE) is not None:
+        return COREDNS_CONFIGMAP
+    for configmap in view.list(kinds.CONFIGMAPS, COREDNS_NAMESPACE):
+        name = objects.name(configmap)
+        if name.endswith(COREDNS_SUFFIX) and COREFILE_KEY in objects.data(configmap):
+            return name
+    return None
+
+
+def corefile_imports(corefile: str) -> list[str]:
+    """The paths and globs of the Corefile's ``import`` directives."""
+    return _IMPORT.findall(corefile)
+
+
+def imported_by(path: str, imports: list[str], directory: str) -> str | None:
+    """The ``import`` that loads the file ``path`` (a glob matches within one directory, as
+    Go's filepath.Glob; a relative one starts at the Corefile's directory), or None."""
+    folder, _, name = path.rpartition("/")
+    for pattern in imports:
+        absolute = pattern if pattern.startswith("/") else f"{directory}/{pattern}"
+        glob_folder, _, glob_name = absolute.rpartition("/")
+        if glob_folder.rstrip("/") == folder.rstrip("/") and fnmatch.fnmatchcase(name, glob_name):
+            return pattern
+    return None
+
+
+def custom_config(discovery: KubeObject | None, cr: KubeObject | None) -> tuple[str, str] | None:
+    """(namespace, name) of ``coreDNSCustomConfig`` (the ServiceDiscovery's, else the
+    Submariner CR's), namespace defaulting to kube-system; None when unset."""
+    for source in (discovery, cr):
+        custom = objects.section(objects.spec(source), "coreDNSCustomConfig")
+        if custom.get("configMapName"):
+            namespace = str(custom.get("namespace") or COREDNS_NAMESPACE)
+            return namespace, str(custom["configMapName"])
+    return None
+
+
+def addon_managed(configmap: KubeObject | None) -> str | None:
+    """Why an edit of this CoreDNS ConfigMap would be reverted, or None: kube-addon-manager's
+    ``Reconcile`` mode; RKE2's ``rke2-coredns`` Helm chart (re-rendered by the helm-controller);
+    k3s's packaged manifest (re-applied by its deploy controller; ``objectset.rio.cattle.io``
+    annotations)."""
+    labels = objects.labels(configmap)
+    annotations = objects.annotations_of(configmap)
+    if labels.get(ADDON_MODE_LABEL) == "Reconcile":
+        return (
+            "kube-addon-manager reconciles it (addonmanager.kubernetes.io/mode: Reconcile) and "
+            "reverts edits"
+        )
+    release = annotations.get("meta.helm.sh/release-name", "")
+    if labels.get("app.kubernetes.io/managed-by") == "Helm" and (
+        release.startswith("rke2-") or objects.name(configmap).startswith("rke2-")
+    ):
+        return (
+            f"RKE2's Helm chart {release or 'rke2-coredns'} renders it and re-applies it on "
+            "upgrade; add the block with a HelmChartConfig for rke2-coredns"
+        )
+    if any(k.startswith("objectset.rio.cattle.io/") for k in annotations):
+        return (
+            "k3s applies it from its packaged coredns manifest and re-applies it on restart; put "
+            "the block in ConfigMap kube-system/coredns-custom (imported as *.server)"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class LighthouseTarget:
+    """The ConfigMap key whose ``clusterset.local`` forward GD504 judges and fixes."""
+
+    namespace: str
+    name: str
+    key: str
+    custom: bool
+    """``coreDNSCustomConfig``: the key holds only the operator's server blocks."""
+
+
+def lighthouse_target(
+    view: ClusterView, settings: Settings, discovery: KubeObject | None
+) -> LighthouseTarget:
+    """With ``coreDNSCustomConfig``, its ConfigMap's ``lighthouse.server`` (any namespace);
+    else the Corefile the CoreDNS Deployment mounts (RKE2: ``rke2-coredns-rke2-coredns``),
+    else the one the operator writes (:func:`operator_coredns_target`)."""
+    custom = custom_config(discovery, submariner_cr(view, settings))
+    if custom is not None:
+        return LighthouseTarget(custom[0], custom[1], CUSTOM_CONFIG_KEY, True)
+    config = coredns_config(view)
+    if config is not None and config.configmap_name is not None:
+        return LighthouseTarget(COREDNS_NAMESPACE, config.configmap_name, config.key, False)
+    name = operator_coredns_target(view)
+    if name is None:
+        raise NotApplicable(
+            f"no CoreDNS here: no Deployment in {COREDNS_NAMESPACE} runs coredns and there is no "
+            f"ConfigMap {COREDNS_NAMESPACE}/coredns or *-coredns (kube-dns: GD507; OpenShift: "
+            "GD508)"
+        )
+    return LighthouseTarget(COREDNS_NAMESPACE, name, COREFILE_KEY, False)
+
+
+def custom_server_blocks(domains: list[str], ip: str) -> str:
+    """``lighthouse.server`` as the operator writes it (``updateDNSCustomConfigMap``)."""
+    return "".join(f"{d}:53 {{\n    forward . {ip}\n}}\n" for d in domains)

@@ -17,11 +17,46 @@ NAMESPACE = "kube-system"
 NAME = "kube-proxy"
 CONFIG_KEY = "config.conf"
 POD_SELECTOR = "k8s-app=kube-proxy"
+COMPONENT_SELECTOR = "component=kube-proxy"
+"""AKS labels its kube-proxy DaemonSet's pods ``component: kube-proxy`` (and ``tier: node``);
+RKE2 runs kube-proxy as a static pod labelled ``component: kube-proxy``, ``tier: control-plane``
+(``rke2:pkg/staticpod``), seen as mirror pods ``kube-proxy-<node>`` with no DaemonSet."""
 READS = (
     Read(kinds.CONFIGMAPS, NAMESPACE, NAME),
     Read(kinds.DAEMONSETS, NAMESPACE, NAME),
     Read(kinds.PODS, NAMESPACE, label_selector=POD_SELECTOR),
+    Read(kinds.PODS, NAMESPACE, label_selector=COMPONENT_SELECTOR),
 )
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+"""The kubelet's mark on the API copy of a static pod (deleting it restarts nothing)."""
+
+
+def kube_proxy_pods(view: ClusterView) -> list[KubeObject]:
+    """The kube-proxy pods under either label, once each, without those being deleted (a pod
+    being deleted is on its way out; its replacement gets the current template)."""
+    found: dict[str, KubeObject] = {}
+    for selector in (POD_SELECTOR, COMPONENT_SELECTOR):
+        for pod in view.list(kinds.PODS, NAMESPACE, selector):
+            if not objects.metadata(pod).get("deletionTimestamp"):
+                found.setdefault(objects.name(pod), pod)
+    return [found[name] for name in sorted(found)]
+
+
+def is_static_pod(pod: KubeObject) -> bool:
+    """Whether the pod is the API mirror of a static pod (its manifest is a file on the node)."""
+    if MIRROR_ANNOTATION in objects.annotations_of(pod):
+        return True
+    owners = objects.metadata(pod).get("ownerReferences") or []
+    return any(isinstance(o, Mapping) and o.get("kind") == "Node" for o in owners)
+
+
+def ipvs_pods(view: ClusterView) -> list[KubeObject]:
+    """The kube-proxy pods started with ``--proxy-mode ipvs``."""
+    return [
+        pod
+        for pod in kube_proxy_pods(view)
+        if "ipvs" in proxy_mode_args(objects.spec(pod).get("containers") or [])
+    ]
 
 
 def configured_mode(configmap: KubeObject) -> str | None:
@@ -64,13 +99,10 @@ def ipvs_evidence(view: ClusterView) -> dict[str, Any]:
         template = objects.pod_template_spec(daemonset)
         if "ipvs" in proxy_mode_args(template.get("containers") or []):
             evidence["daemonSetProxyMode"] = "ipvs"
-    ipvs_pods = sorted(
-        pod["metadata"]["name"]
-        for pod in view.list(kinds.PODS, NAMESPACE, POD_SELECTOR)
-        # A pod being deleted is on its way out; its replacement gets the current template.
-        if not pod["metadata"].get("deletionTimestamp")
-        and "ipvs" in proxy_mode_args(objects.spec(pod).get("containers") or [])
-    )
-    if ipvs_pods:
-        evidence["podsWithProxyModeIpvs"] = ipvs_pods
+    pods = ipvs_pods(view)
+    if pods:
+        evidence["podsWithProxyModeIpvs"] = [objects.name(p) for p in pods]
+    static = [objects.name(p) for p in pods if is_static_pod(p)]
+    if static:
+        evidence["staticPodsWithProxyModeIpvs"] = static
     return evidence

@@ -96,6 +96,11 @@ LAB_CRDS: tuple[CrdSpec, ...] = (
         status_subresource=True,
         short_names=("svcim",),
     ),
+    # OpenShift's DNS operator (openshift/api operator/v1, dnses.operator.openshift.io:
+    # cluster-scoped, status subresource); Submariner's operator adds its `lighthouse` servers.
+    CrdSpec(
+        "operator.openshift.io", "v1", "DNS", "dnses", namespaced=False, status_subresource=True
+    ),
 )
 
 _OPEN_OBJECT: dict[str, Any] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
