@@ -54,6 +54,7 @@ class SubmarinerNotReady(Check):
     )
     severity = Severity.ERROR
     tags = frozenset({"deployment", "cluster"})
+    explains = frozenset({"GD302", "GD402", "GD403", "GD503", "GD603"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

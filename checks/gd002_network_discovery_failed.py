@@ -71,6 +71,7 @@ class NetworkDiscoveryFailed(Check):
     title = "the Submariner operator discovered the cluster's networks and deployed Submariner"
     severity = Severity.ERROR
     tags = frozenset({"deployment", "cluster"})
+    explains = frozenset({"GD001", "GD402", "GD403"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

@@ -62,6 +62,7 @@ class ClusterCidrMismatch(Check):
     title = "the Submariner CR's cluster and service CIDRs contain the cluster's pods and Services"
     severity = Severity.ERROR
     tags = frozenset({"deployment", "cluster", "cidr"})
+    explains = frozenset({"GD402", "GD603"})
     fix = "GD003"
 
     @classmethod

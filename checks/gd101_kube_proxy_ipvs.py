@@ -25,6 +25,7 @@ class KubeProxyIpvs(Check):
     title = "kube-proxy runs in iptables mode (Submariner does not support IPVS)"
     severity = Severity.ERROR
     tags = frozenset({"kube-proxy", "cluster"})
+    explains = frozenset({"GD402", "GD503", "GD603"})
     fix = "GD101"
 
     @classmethod

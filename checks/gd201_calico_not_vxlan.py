@@ -191,6 +191,7 @@ class CalicoNotVxlan(Check):
     title = "Calico encapsulates with VXLAN (Submariner is validated with VXLAN only)"
     severity = Severity.ERROR
     tags = frozenset({"calico", "cni", "cluster"})
+    explains = frozenset({"GD402", "GD503", "GD603"})
     fix = "GD201"
 
     @classmethod

@@ -58,6 +58,7 @@ class CalicoBirdProbes(Check):
     title = "calico-node probes do not ask BIRD when the backend runs no BIRD"
     severity = Severity.ERROR
     tags = frozenset({"calico", "cni", "cluster"})
+    explains = frozenset({"GD001", "GD402", "GD503", "GD603"})
     fix = "GD202"
 
     @classmethod

@@ -280,6 +280,7 @@ class CalicoIppoolsMissing(Check):
     title = "Calico has a disabled, non-NAT IP pool for every remote cluster's CIDR"
     severity = Severity.ERROR
     tags = frozenset({"calico", "cni", "cluster"})
+    explains = frozenset({"GD402", "GD503", "GD603"})
     fix = "GD203"
 
     @classmethod

@@ -72,6 +72,7 @@ class ExternalIpsAdmissionDenied(Check):
     title = "Admission lets Globalnet create its internal Services with externalIPs"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "admission", "cluster", "probe"})
+    explains = frozenset({"GD302", "GD503", "GD603"})
     probes = True
     fix = "GD301"
 

@@ -87,6 +87,7 @@ class GlobalIngressIpMissing(Check):
     title = "Every exported Service has its global IP (GlobalIngressIP and internal Service)"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "service-discovery", "cluster"})
+    explains = frozenset({"GD503", "GD603"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

@@ -45,6 +45,7 @@ class GlobalIpInconsistent(Check):
     title = "An export's global IP is the same everywhere and inside the cluster's global CIDR"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "service-discovery", "cluster"})
+    explains = frozenset({"GD503", "GD603"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

@@ -201,6 +201,7 @@ class CidrOverlap(Check):
     title = "The CIDRs Submariner routes between clusters do not overlap"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cidr", "cluster"})
+    explains = frozenset({"GD402", "GD403"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

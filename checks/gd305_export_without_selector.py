@@ -68,6 +68,7 @@ class ExportWithoutSelector(Check):
     title = "Exported Services without a selector work with the deployed Submariner"
     severity = Severity.WARNING
     tags = frozenset({"globalnet", "service-discovery", "cluster"})
+    explains = frozenset({"GD302", "GD503"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

@@ -164,6 +164,7 @@ class ExternalHostOutsideClusterCidr(Check):
     title = "The external host lies inside a clusterCIDR of the cluster that owns it"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cidr", "cluster", "host"})
+    explains = frozenset({"GD503", "GD603"})
     uses_host = True
 
     @classmethod

@@ -88,6 +88,7 @@ class GlobalnetCidrBrokerMismatch(Check):
     title = "The broker records and advertises the global CIDR the cluster uses"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "broker", "cluster"})
+    explains = frozenset({"GD302", "GD303"})
     fix = "GD307"
 
     @classmethod

@@ -64,6 +64,7 @@ class GlobalnetPoolExhausted(Check):
     title = "The global CIDR holds every global IP Globalnet must allocate"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cluster"})
+    explains = frozenset({"GD302"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

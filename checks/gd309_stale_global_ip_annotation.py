@@ -58,6 +58,7 @@ class StaleGlobalIpAnnotation(Check):
     title = "The gateway's global IP annotation and health-check IP lie in the global CIDR"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "gateway", "health-check", "cluster"})
+    explains = frozenset({"GD402"})
     fix = "GD309"
 
     @classmethod

@@ -30,6 +30,7 @@ class GlobalIpDoubleAllocation(Check):
     title = "Every global IP is held by one Globalnet object, re-reserved without error"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cluster"})
+    explains = frozenset({"GD302", "GD303"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

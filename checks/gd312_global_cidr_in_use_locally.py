@@ -76,6 +76,7 @@ class GlobalCidrInUseLocally(Check):
     title = "No address in use in the cluster lies inside a global CIDR"
     severity = Severity.ERROR
     tags = frozenset({"globalnet", "cidr", "cluster"})
+    explains = frozenset({"GD402", "GD603"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

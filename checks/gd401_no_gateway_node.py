@@ -22,6 +22,7 @@ class NoGatewayNode(Check):
     title = "At least one node is labelled submariner.io/gateway=true"
     severity = Severity.ERROR
     tags = frozenset({"gateway", "cluster"})
+    explains = frozenset({"GD001", "GD402", "GD403", "GD503", "GD603"})
     fix = "GD401"
 
     @classmethod

@@ -29,6 +29,7 @@ class MultipleActiveGateways(Check):
     title = "One gateway per cluster is active, and the broker holds one Endpoint of it"
     severity = Severity.ERROR
     tags = frozenset({"gateway", "cluster"})
+    explains = frozenset({"GD402", "GD403"})
     fix = "GD404"
 
     @classmethod

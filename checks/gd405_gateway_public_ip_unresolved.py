@@ -21,6 +21,7 @@ class GatewayPublicIpUnresolved(Check):
     title = "Every gateway can determine its public IP"
     severity = Severity.ERROR
     tags = frozenset({"gateway", "cluster"})
+    explains = frozenset({"GD001", "GD403"})
     fix = "GD405"
 
     @classmethod

@@ -51,6 +51,7 @@ class StaleResolvConf(HostCheck):
     title = "The external host's resolv.conf names the DNS service's current global IP"
     severity = Severity.ERROR
     tags = frozenset({"host", "dns", "globalnet"})
+    explains = frozenset({"GD503"})
     host_roles = frozenset({HostRole.EXTERNAL})
     fix = "GD501"
 

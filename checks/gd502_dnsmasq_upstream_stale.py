@@ -28,6 +28,7 @@ class DnsmasqUpstreamStale(Check):
     title = "The external dnsmasq forwards svc.clusterset.local to the Lighthouse CoreDNS Service"
     severity = Severity.ERROR
     tags = frozenset({"dns", "cluster"})
+    explains = frozenset({"GD503"})
     fix = "GD502"
 
     @classmethod

@@ -30,6 +30,7 @@ class LighthouseDnsConfigNotLoaded(Check):
     title = "CoreDNS loads the configuration Submariner writes for clusterset.local"
     severity = Severity.ERROR
     tags = frozenset({"dns", "cluster"})
+    explains = frozenset({"GD503", "GD504"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:

@@ -32,6 +32,7 @@ class KubednsClustersetStubMissing(Check):
     title = "kube-dns sends clusterset.local to the Lighthouse CoreDNS Service (stubDomains)"
     severity = Severity.ERROR
     tags = frozenset({"dns", "cluster"})
+    explains = frozenset({"GD503"})
     fix = "GD507"
 
     @classmethod

@@ -38,6 +38,7 @@ class OpenshiftDnsLighthouseForward(Check):
     title = "OpenShift's DNS operator forwards the Lighthouse domains to Lighthouse"
     severity = Severity.ERROR
     tags = frozenset({"dns", "cluster", "openshift"})
+    explains = frozenset({"GD503"})
     fix = "GD508"
 
     @classmethod

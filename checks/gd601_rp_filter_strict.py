@@ -58,6 +58,7 @@ class RpFilterStrict(HostCheck):
     title = "Reverse-path filtering is not strict on the interface that reaches the gateways"
     severity = Severity.ERROR
     tags = frozenset({"host", "network", "rp_filter"})
+    explains = frozenset({"GD503", "GD603"})
     host_roles = frozenset({HostRole.GATEWAY, HostRole.EXTERNAL})
     fix = "GD601"
 

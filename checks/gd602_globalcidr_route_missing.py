@@ -113,6 +113,7 @@ class GlobalCidrRouteMissing(HostCheck):
     title = "The external host routes the global CIDR through a gateway node"
     severity = Severity.ERROR
     tags = frozenset({"host", "network", "route", "globalnet"})
+    explains = frozenset({"GD503", "GD603"})
     host_roles = frozenset({HostRole.EXTERNAL})
     fix = "GD602"
 

@@ -59,3 +59,20 @@ def test_the_installed_entry_point_is_the_built_in_pack():
 def test_every_fix_id_named_by_a_check_is_its_own_id():
     for check in CHECKS:
         assert check.fix in (None, check.id)
+
+
+def test_every_declared_explanation_names_a_check_of_the_registry():
+    ids = {c.id for c in CHECKS}
+    for check in CHECKS:
+        unknown = set(check.explains) - ids
+        assert not unknown, f"{check.id} explains unknown checks {sorted(unknown)}"
+        assert check.id not in check.explains, f"{check.id} explains itself"
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
+def test_every_docs_page_speaks_to_a_user(check):
+    """`gdoctor explain` shows the page to someone who has only the installed package: no path
+    outside it, and upstream references as links."""
+    page = REGISTRY.doc_page(check) or ""
+    assert "../" not in page, f"{check.id}.md names a file outside the package"
+    assert "shared/" not in page, f"{check.id}.md names gdoctor's research files"
