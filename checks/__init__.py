@@ -20,6 +20,7 @@ from .gd306_external_host_outside_cluster_cidr import ExternalHostOutsideCluster
 from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
+from .gd406_gateway_node_config_invalid import GatewayNodeConfigInvalid
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
@@ -44,6 +45,7 @@ CHECK_PACK = CheckPack(
         NoGatewayNode,
         HealthCheckPingFailure,
         ConnectionNotEstablished,
+        GatewayNodeConfigInvalid,
         StaleResolvConf,
         DnsmasqUpstreamStale,
         ClustersetNameResolution,
