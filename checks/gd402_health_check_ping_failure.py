@@ -73,10 +73,17 @@ def root_causes(
     """Every root-cause predicate on each of the views; a predicate that cannot judge says why.
     The causes inferred by elimination are judged only when no other cause holds."""
     pair = list(views)
-    found = _judge(pair, clusters, settings, ROOT_CAUSES)
+    found = known_root_causes(pair, clusters, settings)
     if not any("problem" in c for c in found):
         found.extend(_judge(pair, clusters, settings, BY_ELIMINATION))
     return found
+
+
+def known_root_causes(
+    views: Sequence[ClusterView], clusters: Sequence[ClusterView], settings: Settings
+) -> list[dict[str, Any]]:
+    """The root causes judged by other checks' predicates (not those inferred by elimination)."""
+    return _judge(views, clusters, settings, ROOT_CAUSES)
 
 
 def _judge(

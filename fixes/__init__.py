@@ -12,6 +12,7 @@ from .gd203_calico_ippools_missing import CreateRemoteIPPools
 from .gd301_externalips_admission_denied import AllowGlobalnetExternalIps
 from .gd401_no_gateway_node import LabelGatewayNode
 from .gd402_health_check_ping_failure import DisableHealthCheck
+from .gd408_inter_cluster_tunnel_blocked import ForceUdpEncapsulation
 from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
@@ -26,6 +27,7 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     AllowGlobalnetExternalIps,
     LabelGatewayNode,
     DisableHealthCheck,
+    ForceUdpEncapsulation,
     RepointDnsmasq,
     RewriteLighthouseBlock,
     LooseRpFilter,

@@ -21,7 +21,7 @@ from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import cidrs, objects, submariner, tunnels
 from globalnet_doctor.facts import gateways as gateway_facts
 from globalnet_doctor.kinds import Read
-from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
+from globalnet_doctor.view import ClusterView, KubeObject
 
 GLOBAL_IP_ANNOTATION = "submariner.io/globalIp"
 GATEWAY_CARRIES_GLOBAL_IP = (0, 18)
@@ -197,17 +197,10 @@ def esp_filtered_cables(
     found = []
     for cable in tunnels.active_cables(view, settings):
         remote = tunnels.view_of(cable.remote_cluster_id, clusters, settings)
-        forced_there = remote is not None and _forced(remote, settings)
+        forced_there = tunnels.forced_if_readable(remote, settings)
         if tunnels.esp_may_be_filtered(cable, forced_here, forced_there):
             found.append(cable)
     return found
-
-
-def _forced(view: ClusterView, settings: Settings) -> bool:
-    try:
-        return tunnels.force_udp_encaps(view, settings)
-    except InputUnavailable:  # an unreadable remote CR: judge by this side alone
-        return False
 
 
 def esp_filtered_problems(

@@ -17,7 +17,7 @@ from typing import Any
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import gateways as gateway_facts
 from globalnet_doctor.facts import objects, submariner
-from globalnet_doctor.view import ClusterView, KubeObject
+from globalnet_doctor.view import ClusterView, InputUnavailable, KubeObject
 
 NATT_DISCOVERY_PORT = 4490
 EXTERNAL_TUNNEL_PORT = 4500
@@ -26,6 +26,10 @@ WIREGUARD = "wireguard"
 VXLAN = "vxlan"
 FORCE_UDP_ENCAPS = "ceIPSecForceUDPEncaps"
 """``Submariner.spec.ceIPSecForceUDPEncaps``: what ``subctl join --force-udp-encaps`` sets."""
+UDP_ENCAPSULATION_HELPS = "udpEncapsulationMayHelp"
+"""GD408's evidence key: forcing UDP encapsulation (its fix) is what the finding calls for."""
+BLOCKED_BOTH_WAYS = "blockedBothWays"
+"""GD408's evidence key: the remote cluster's cable back is down too (its own finding)."""
 WIREGUARD_NO_HANDSHAKE = ("no initial handshake for", "no handshake for", "no bytes sent or")
 """The WireGuard driver's errors (``submariner:pkg/cable/wireguard/getconnections.go``)."""
 
@@ -102,6 +106,16 @@ def port(endpoint: Mapping[str, Any], key: str, default: int) -> int:
 def force_udp_encaps(view: ClusterView, settings: Settings) -> bool:
     cr = submariner.submariner_cr(view, settings)
     return objects.spec(cr).get(FORCE_UDP_ENCAPS) is True
+
+
+def forced_if_readable(view: ClusterView | None, settings: Settings) -> bool:
+    """Whether ``view`` forces UDP encapsulation; False when it is absent or unreadable."""
+    if view is None:
+        return False
+    try:
+        return force_udp_encaps(view, settings)
+    except InputUnavailable:
+        return False
 
 
 def flows(cable: Cable, forced: bool) -> list[str]:
