@@ -21,6 +21,7 @@ from .gd401_no_gateway_node import NoGatewayNode
 from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
 from .gd406_gateway_node_config_invalid import GatewayNodeConfigInvalid
+from .gd407_stale_remote_endpoint import StaleRemoteEndpoint
 from .gd408_inter_cluster_tunnel_blocked import InterClusterTunnelBlocked
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
@@ -47,6 +48,7 @@ CHECK_PACK = CheckPack(
         HealthCheckPingFailure,
         ConnectionNotEstablished,
         GatewayNodeConfigInvalid,
+        StaleRemoteEndpoint,
         InterClusterTunnelBlocked,
         StaleResolvConf,
         DnsmasqUpstreamStale,
