@@ -66,10 +66,25 @@ class ForceUdpEncapsulation(Fix):
         return steps
 
     def awaiting(self, ctx: FixContext) -> str | None:
+        return self._restart_pending(ctx)
+
+    def reconciling(self, ctx: FixContext) -> str | None:
+        """The check judges the configuration, which is right at once; the Gateway still shows
+        the old cables until the operator has restarted the gateway pods."""
+        return self._restart_pending(ctx)
+
+    def _restart_pending(self, ctx: FixContext) -> str | None:
         cr = submariner.submariner_cr(ctx.cluster, ctx.settings)
-        if objects.spec(cr).get(tunnels.FORCE_UDP_ENCAPS) is True:
-            return (
-                "the Submariner operator must restart the gateway pods with CE_IPSEC_FORCEENCAPS; "
-                "then the Gateway's connection status changes"
-            )
-        return None
+        if objects.spec(cr).get(tunnels.FORCE_UDP_ENCAPS) is not True:
+            return None
+        down = [
+            c.remote_cluster_id
+            for c in tunnels.active_cables(ctx.cluster, ctx.settings)
+            if c.status != "connected"
+        ]
+        if not down:
+            return None
+        return (
+            "the Submariner operator must restart the gateway pods with CE_IPSEC_FORCEENCAPS; "
+            f"then the Gateway's connections to {', '.join(sorted(down))} change"
+        )
