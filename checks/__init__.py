@@ -32,6 +32,9 @@ from .gd402_health_check_ping_failure import HealthCheckPingFailure
 from .gd403_connection_not_established import ConnectionNotEstablished
 from .gd404_multiple_active_gateways import MultipleActiveGateways
 from .gd405_gateway_public_ip_unresolved import GatewayPublicIpUnresolved
+from .gd406_gateway_node_config_invalid import GatewayNodeConfigInvalid
+from .gd407_stale_remote_endpoint import StaleRemoteEndpoint
+from .gd408_inter_cluster_tunnel_blocked import InterClusterTunnelBlocked
 from .gd501_stale_resolv_conf import StaleResolvConf
 from .gd502_dnsmasq_upstream_stale import DnsmasqUpstreamStale
 from .gd503_clusterset_name_resolution import ClustersetNameResolution
@@ -59,6 +62,9 @@ CHECK_PACK = CheckPack(
         NoGatewayNode,
         HealthCheckPingFailure,
         ConnectionNotEstablished,
+        GatewayNodeConfigInvalid,
+        StaleRemoteEndpoint,
+        InterClusterTunnelBlocked,
         StaleResolvConf,
         DnsmasqUpstreamStale,
         ClustersetNameResolution,

@@ -1,8 +1,10 @@
 """GD402: the gateway health check cannot ping a remote cluster's health-check IP.
 
 The finding names the pair of clusters and the likely root causes, judged by the same
-predicates as GD101, GD201, GD203 and GD304 (shared functions, whether or not those checks were
-selected), on both clusters of the pair.
+predicates as GD101, GD201, GD203, GD304, GD003 and GD309 (shared functions, whether or not those
+checks were selected), on both clusters of the pair. GD408's ESP filtering (a status-side
+inference: the cable is up, its pings are lost, plain ESP) is named only when none of those holds.
+Route agents report per-node health only from Submariner 0.19: before, their silence says nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import gateways as gateway_facts
+from globalnet_doctor.facts import health_check_causes as causes
 from globalnet_doctor.facts import kube_proxy, objects, submariner
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
@@ -43,7 +46,13 @@ ROOT_CAUSES: tuple[tuple[str, Predicate], ...] = (
     ("GD201", _encapsulation),
     ("GD203", calico_ippools.missing_pool_problems),
     ("GD304", cidr_overlap.overlap_problems),
+    ("GD003", causes.cluster_cidr_mismatch_problems),
+    ("GD309", causes.stale_global_ip_problems),
 )
+BY_ELIMINATION: tuple[tuple[str, Predicate], ...] = (("GD408", causes.esp_filtered_problems),)
+"""Causes inferred from the status alone, named only when no cause above holds on the pair."""
+ROUTE_AGENT_HEALTH = (0, 19)
+"""RouteAgent objects with per-node health first ship in 0.19 (commit ``303a59c9``)."""
 
 
 def root_cause_reads(settings: Settings) -> tuple[Read, ...]:
@@ -52,16 +61,40 @@ def root_cause_reads(settings: Settings) -> tuple[Read, ...]:
         *calico_encapsulation.encapsulation_reads(settings),
         *calico_ippools.pool_reads(settings),
         *cidr_overlap.overlap_reads(settings),
+        *causes.cluster_cidr_reads(settings),
+        *causes.stale_global_ip_reads(settings),
+        *causes.esp_filtered_reads(settings),
     )
 
 
 def root_causes(
     views: Iterable[ClusterView], clusters: Sequence[ClusterView], settings: Settings
 ) -> list[dict[str, Any]]:
-    """Every root-cause predicate on each of the views; a predicate that cannot judge says why."""
+    """Every root-cause predicate on each of the views; a predicate that cannot judge says why.
+    The causes inferred by elimination are judged only when no other cause holds."""
+    pair = list(views)
+    found = known_root_causes(pair, clusters, settings)
+    if not any("problem" in c for c in found):
+        found.extend(_judge(pair, clusters, settings, BY_ELIMINATION))
+    return found
+
+
+def known_root_causes(
+    views: Sequence[ClusterView], clusters: Sequence[ClusterView], settings: Settings
+) -> list[dict[str, Any]]:
+    """The root causes judged by other checks' predicates (not those inferred by elimination)."""
+    return _judge(views, clusters, settings, ROOT_CAUSES)
+
+
+def _judge(
+    views: Sequence[ClusterView],
+    clusters: Sequence[ClusterView],
+    settings: Settings,
+    predicates: Sequence[tuple[str, Predicate]],
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for view in views:
-        for check_id, predicate in ROOT_CAUSES:
+        for check_id, predicate in predicates:
             try:
                 problems = predicate(view, clusters, settings)
             except InputUnavailable as exc:
@@ -71,10 +104,18 @@ def root_causes(
     return found
 
 
-def route_agent_failures(view: ClusterView, settings: Settings, remote_id: str) -> list[str]:
-    """Nodes whose route agent also fails to ping the remote cluster (a per-node datapath view)."""
+def route_agent_failures(view: ClusterView, settings: Settings, remote_id: str) -> list[str] | None:
+    """Nodes whose route agent also fails to ping the remote cluster (a per-node datapath view);
+    None where route agents do not report it (Submariner before 0.19, or no RouteAgent kind)."""
+    cr = submariner.submariner_cr(view, settings)
+    if cr is None or not submariner.at_least(submariner.submariner_version(cr), ROUTE_AGENT_HEALTH):
+        return None
+    try:
+        agents = view.list(kinds.ROUTE_AGENTS, settings.submariner_namespace)
+    except InputUnavailable:
+        return None
     failing = []
-    for agent in view.list(kinds.ROUTE_AGENTS, settings.submariner_namespace):
+    for agent in agents:
         for remote in objects.status(agent).get("remoteEndpoints") or []:
             spec = objects.spec(remote)
             if spec.get("cluster_id") == remote_id and remote.get("status") == "error":
@@ -88,6 +129,7 @@ class HealthCheckPingFailure(Check):
     title = "Gateway health-check pings to every remote cluster succeed"
     severity = Severity.ERROR
     tags = frozenset({"gateway", "connection", "globalnet", "cluster"})
+    explains = frozenset({"GD503", "GD603"})
     fix = "GD402"
 
     @classmethod
@@ -122,12 +164,18 @@ class HealthCheckPingFailure(Check):
         causes = root_causes(pair, ctx.clusters, settings)
         problems = [c for c in causes if "problem" in c]
         local_id = submariner.cluster_id(view, settings) or view.name
+        known = ", ".join(check_id for check_id, _ in (*ROOT_CAUSES, *BY_ELIMINATION))
         summary = (
             "; likely causes: "
             + "; ".join(dict.fromkeys(f"{c['check']} on {c['cluster']}" for c in problems))
             if problems
-            else "; none of the known root causes (GD101, GD201, GD203, GD304) holds"
+            else f"; none of the known root causes ({known}) holds"
         )
+        agents = route_agent_failures(view, settings, remote_id)
+        if agents:
+            summary += f"; the route agents on {', '.join(agents)} fail too"
+        elif agents is not None:
+            summary += "; no route agent fails (the gateway's path alone)"
         return self.finding(
             f"health-check pings from {local_id} ({view.name}) to {remote_id} "
             f"({remote_context or 'not in the kubeconfig'}) at {connection.ping_failure_ip} "
@@ -138,7 +186,7 @@ class HealthCheckPingFailure(Check):
                 "remoteClusterID": remote_id,
                 "healthCheckIP": connection.ping_failure_ip,
                 "statusMessage": connection.message,
-                "routeAgentsFailingToo": route_agent_failures(view, settings, remote_id),
+                "routeAgentsFailingToo": agents,
                 "rootCauses": causes,
             },
             related_clusters=[remote_context] if remote_context else [],

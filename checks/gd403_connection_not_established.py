@@ -2,16 +2,18 @@
 
 Health-check ping failures are GD402's; this check covers everything else that keeps a tunnel
 down: no connection at all, ``connecting``, other errors, a stale Gateway, no active gateway.
+With several active Gateways (GD404's finding) the connections of each fresh one are judged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from globalnet_doctor import kinds
 from globalnet_doctor.config import Settings
 from globalnet_doctor.facts import gateways as gateway_facts
-from globalnet_doctor.facts import objects, submariner
+from globalnet_doctor.facts import objects, submariner, tunnels
 from globalnet_doctor.facts.gateways import gateway_nodes
 from globalnet_doctor.facts.submariner import require_submariner
 from globalnet_doctor.kinds import Read
@@ -33,12 +35,18 @@ def remote_endpoints(ctx: CheckContext, local_id: str | None) -> dict[str, str]:
     return found
 
 
+def _stale(gateway: KubeObject, observed_at: datetime) -> bool:
+    age = gateway_facts.age_seconds(gateway, observed_at)
+    return age is not None and age > gateway_facts.STALE_AFTER_SECONDS
+
+
 class ConnectionNotEstablished(Check):
     id = "GD403"
     name = "connection-not-established"
     title = "Every remote cluster has an established connection through a fresh, active gateway"
     severity = Severity.ERROR
     tags = frozenset({"gateway", "connection", "cluster"})
+    explains = frozenset({"GD402", "GD503", "GD603"})
 
     @classmethod
     def reads(cls, settings: Settings) -> Sequence[Read]:
@@ -73,12 +81,29 @@ class ConnectionNotEstablished(Check):
                     f"{settings.submariner_namespace} logs -l app=submariner-gateway).",
                 )
             return
-        gateway = active[0]
-        by_remote = {c.remote_cluster_id: c for c in gateway_facts.connections(gateway)}
+        # Several active Gateways are GD404's finding; the connections of each fresh one are
+        # judged here (a stale one's connections are old news, its staleness is reported).
+        fresh = [g for g in active if not _stale(g, view.observed_at)]
+        judged = fresh or active
+        for gateway in judged:
+            prefix = f"Gateway {gateway['metadata']['name']}: " if len(judged) > 1 else ""
+            yield from self._connections(ctx, gateway, local_id, contexts, prefix)
+
+    def _connections(
+        self,
+        ctx: CheckContext,
+        gateway: KubeObject,
+        local_id: str | None,
+        contexts: dict[str, str],
+        prefix: str,
+    ) -> Iterable[Finding]:
+        view = ctx.cluster
+        by_remote = {c.remote_cluster_id: c for c in tunnels.cables(gateway)}
         for cluster_id, endpoint_name in sorted(remote_endpoints(ctx, local_id).items()):
             if cluster_id not in by_remote:
                 yield self.finding(
-                    f"no connection to remote cluster {cluster_id} although the broker holds its "
+                    f"{prefix}no connection to remote cluster {cluster_id} although the broker "
+                    f"holds its "
                     f"Endpoint {endpoint_name}",
                     resources=[ref(view.name, kinds.GATEWAYS, gateway)],
                     evidence={
@@ -94,15 +119,18 @@ class ConnectionNotEstablished(Check):
             if connection.status == "connected" or connection.ping_failure_ip is not None:
                 continue
             remote = connection.remote_cluster_id
+            using = connection.using_ip or "no address"
             yield self.finding(
-                f"connection to {remote} is {connection.status}"
+                f"{prefix}connection to {remote} is {connection.status} (using {using}"
+                + (", NAT)" if connection.using_nat else ")")
                 + (f": {connection.message}" if connection.message else ""),
                 resources=[ref(view.name, kinds.GATEWAYS, gateway)],
                 evidence={
                     "remoteClusterID": remote,
                     "status": connection.status,
                     "statusMessage": connection.message,
-                    "usingIP": connection.remote.get("private_ip"),
+                    "usingIP": connection.using_ip,
+                    "usingNAT": connection.using_nat,
                 },
                 related_clusters=[contexts[remote]] if remote in contexts else [],
                 remedy="Check the firewall between the gateways (UDP 4500/4490, ESP) and the "

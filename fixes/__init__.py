@@ -18,6 +18,7 @@ from .gd401_no_gateway_node import LabelGatewayNode
 from .gd402_health_check_ping_failure import DisableHealthCheck
 from .gd404_multiple_active_gateways import RestartActiveGateway
 from .gd405_gateway_public_ip_unresolved import AnnotatePublicIp
+from .gd408_inter_cluster_tunnel_blocked import ForceUdpEncapsulation
 from .gd501_stale_resolv_conf import RepointResolvConf
 from .gd502_dnsmasq_upstream_stale import RepointDnsmasq
 from .gd504_coredns_clusterset_forward import RewriteLighthouseBlock
@@ -34,6 +35,7 @@ ALL_FIXES: tuple[type[Fix], ...] = (
     AllowGlobalnetExternalIps,
     LabelGatewayNode,
     DisableHealthCheck,
+    ForceUdpEncapsulation,
     RepointDnsmasq,
     RewriteLighthouseBlock,
     LooseRpFilter,
