@@ -84,8 +84,9 @@ class CalicoBirdProbes(Check):
             name = str(container.get("name", ""))
             words = sorted({w for found in flags.values() for w in found})
             yield self.finding(
-                f"calico-node probes pass {' '.join(words)} but the backend is "
-                f"{backend.effective}: BIRD does not run, so calico-node never becomes ready",
+                f"calico-node probes still pass {' '.join(words)} although the backend is "
+                f"{backend.effective} (a migration from BIRD left half done): BIRD does not "
+                "run, so calico-node never becomes ready",
                 resources=[ref(view.name, kinds.DAEMONSETS, daemonset)],
                 evidence={
                     "calicoBackend": backend.value,

@@ -50,7 +50,10 @@ def render(
         for cause in report.root_causes:
             first = next(p for p in problems if p.check == cause.check)
             shown.add((first.check, first.message))
-            lines.append(_line(first, width, _fix_hint(first, cause)))
+            lines.append(_line(first, width))
+            hint = _fix_hint(first, cause)
+            if hint:
+                lines.append(fit(f"         {hint}", width))
     rest = [p for p in problems if (p.check, p.message) not in shown]
     if rest:
         title = "Also failing:" if report.root_causes else "Failing:"
@@ -110,19 +113,17 @@ def _problems(results: Sequence[CheckResult]) -> list[_Problem]:
 
 
 def _fix_hint(problem: _Problem, cause: RootCause) -> str:
+    """``→ gdoctor fix GD101; likely explains 5 other failures``, or nothing."""
     parts = [f"gdoctor fix {problem.check}"] if problem.fix else []
     if cause.explains:
-        parts.append(f"explains {len(cause.explains)}")
-    return f"  [{'; '.join(parts)}]" if parts else ""
+        count = len(cause.explains)
+        parts.append(f"likely explains {count} other failure{'s' * (count != 1)}")
+    return f"→ {'; '.join(parts)}" if parts else ""
 
 
-def _line(problem: _Problem, width: int, tail: str = "") -> str:
+def _line(problem: _Problem, width: int) -> str:
     clusters = fit(", ".join(problem.clusters), CLUSTERS_WIDTH)
-    head = f"  {problem.check}  {clusters}: "
-    room = width - len(head) - len(tail)
-    if room < 20:  # a narrow terminal: the message takes the line, the hint goes
-        return fit(head + problem.message, width)
-    return head + fit(problem.message, room) + tail
+    return fit(f"  {problem.check}  {clusters}: {problem.message}", width)
 
 
 def _failure_lines(problems: Sequence[_Problem], width: int, verbose: bool) -> list[str]:

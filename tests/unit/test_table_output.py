@@ -40,7 +40,8 @@ def test_the_demo_is_one_screen_naming_the_root_causes_and_their_fixes_first() -
     lines = demo(120).splitlines()
     assert len(lines) <= 50
     assert lines[2].startswith("Fix these first")
-    assert "gdoctor fix GD101" in lines[3]
+    assert lines[3].startswith("  GD101  ")
+    assert "gdoctor fix GD101" in lines[4]
     for check in ("GD101", "GD201", "GD202", "GD203", "GD301", "GD302", "GD402", "GD501",
                   "GD503", "GD601", "GD602", "GD603"):  # fmt: skip
         assert any(line.startswith(f"  {check}  ") for line in lines), check
