@@ -195,7 +195,15 @@ def explain(check_id: str) -> None:
         _fail(f"{check.id} has no documentation page installed", ExitCode.INCOMPLETE)
         return
     click.echo(page, nl=not page.endswith("\n"))
+    click.echo(_explained_checks(registry, check), nl=False)
     click.echo(_installed_modules(registry, check), nl=False)
+
+
+def _explained_checks(registry: Registry, check: type[Check]) -> str:
+    """The root-cause graph around the check, as the report orders failures by it."""
+    explains = ", ".join(sorted(check.explains)) or "nothing declared"
+    by = ", ".join(c.id for c in registry.checks if check.id in c.explains) or "nothing declared"
+    return f"\n## Root causes\n\nIts failure can explain: {explains}\nExplained by: {by}\n"
 
 
 def _installed_modules(registry: Registry, check: type[Check]) -> str:

@@ -71,7 +71,8 @@ def test_a_third_party_pack_is_named_the_same_way(monkeypatch: pytest.MonkeyPatc
     run = gdoctor("explain", "XY001")
     assert run.code == 0
     assert run.stdout == (
-        "# XY001\n\n## Installed modules\n\n"
+        "# XY001\n\n## Root causes\n\nIts failure can explain: nothing declared\n"
+        "Explained by: nothing declared\n\n## Installed modules\n\n"
         f"Check: {__name__} (ThirdPartyCheck)\n"
         f"Fix: {__name__} (ThirdPartyFix)\n"
     )
