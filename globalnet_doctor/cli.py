@@ -117,6 +117,7 @@ class _Progress:
     """Whether a progress line stands on the terminal now."""
 
     def __call__(self, message: str) -> None:
+        log.debug("progress: %s", message)  # kept in --log-file, where a run is reviewed
         if not sys.stderr.isatty():
             return
         from globalnet_doctor.terminal import printable

@@ -37,5 +37,5 @@ def test_the_shipped_demo_replays_to_the_field_report_expectations():
     assert run.code == 1, run.stderr
     assert statuses(run.json()) == expected
     table = gdoctor("demo")
-    assert "GD501 host [error]" in table.stdout
+    assert "  GD501  host: /etc/resolv.conf names" in table.stdout
     assert DEMO.is_file()

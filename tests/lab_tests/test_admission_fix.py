@@ -304,14 +304,19 @@ def internal_service(ip: str) -> dict[str, Any]:
 
 
 def test_wait_reports_fixed_once_globalnet_has_allocated_the_global_ip(
-    lab, submariner_plays_its_part
+    lab, submariner_plays_its_part, tmp_path
 ):
     load(lab, load_scenario(FIELD_REPORT))
     submariner_plays_its_part.set()
-    run = gdoctor("fix", "GD301", "--yes", "--wait", "45s", *kubeconfig_args(lab))
+    log_file = tmp_path / "fix.log"
+    run = gdoctor(
+        "fix", "GD301", "--yes", "--wait", "45s", "--log-file", str(log_file),
+        *kubeconfig_args(lab),
+    )  # fmt: skip
     assert run.code == 0, run.stdout + run.stderr
     assert "GD301 externalips-admission-denied on member1 [disruptive]: fixed" in run.stdout
-    assert "waiting for member1" in run.stderr  # it was awaiting Globalnet before
+    # It was awaiting Globalnet before (progress goes to the log, and to a terminal only).
+    assert "progress: waiting for member1" in log_file.read_text()
     check = gdoctor("check", "GD301", "GD302", "-o", "json", *kubeconfig_args(lab))
     assert statuses(check.json())["GD302"]["member1"] == "pass"
 
