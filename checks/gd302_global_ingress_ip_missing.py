@@ -1,16 +1,11 @@
-"""GD302 and GD303: every export has its global IP, and every place that names it agrees.
+"""GD302: every exported Service has its global IP.
 
-GD302: a ClusterIP export needs a GlobalIngressIP with ``status.allocatedIP`` and (Globalnet
-0.12+) an internal Service whose ``externalIPs[0]`` is that IP; a headless export needs one
-allocated ``pod-*`` / ``ep-*`` GlobalIngressIP per backend, and is never judged by a
-service-named one (the false positive of ``subctl diagnose``). When the IP is missing it tells
-apart "admission rejects it now" (GD301), "admission denied it earlier and nothing re-triggered
-it since" and "Globalnet is not running".
-
-GD303: the allocated IP, the internal Service's external IP, the ServiceImport's ``spec.ips``
-and the Lighthouse EndpointSlice addresses (in every cluster that holds a copy) agree, and the
-allocated IPs lie inside the cluster's global CIDR (submariner#4122, a double allocation that
-left Lighthouse advertising a stale IP).
+A ClusterIP export needs a GlobalIngressIP with ``status.allocatedIP`` and (Globalnet 0.12+) an
+internal Service whose ``externalIPs[0]`` is that IP; a headless export needs one allocated
+``pod-*`` / ``ep-*`` GlobalIngressIP per backend, and is never judged by a service-named one (the
+false positive of ``subctl diagnose``). When the IP is missing it tells apart "admission rejects
+it now" (GD301), "admission denied it earlier and nothing re-triggered it since" and "Globalnet
+is not running".
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""GD502 and GD504: the DNS configuration that sends clusterset.local to Lighthouse.
-
-GD502: the external dnsmasq forwards ``svc.clusterset.local`` to the Lighthouse CoreDNS
-Service's clusterIP. GD504: the cluster's CoreDNS forwards ``clusterset.local`` there too.
-"""
+"""GD502: the external dnsmasq forwards ``svc.clusterset.local`` to the Lighthouse CoreDNS
+Service's clusterIP (the field report's name-resolution path from outside the clusters)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""GD502 and GD504: the DNS configuration that sends clusterset.local to Lighthouse.
-
-GD502: the external dnsmasq forwards ``svc.clusterset.local`` to the Lighthouse CoreDNS
-Service's clusterIP. GD504: the cluster's CoreDNS forwards ``clusterset.local`` there too.
-"""
+"""GD504: the cluster's own CoreDNS forwards ``clusterset.local`` to the Lighthouse CoreDNS
+Service's clusterIP, in the Corefile CoreDNS actually loads."""
 
 from __future__ import annotations
 

@@ -1,13 +1,10 @@
-"""Fixes of Calico's encapsulation: GD201 (switch to VXLAN) and GD202 (probes that ask BIRD).
+"""GD201's fix: switch Calico to VXLAN Always (ConfigMap backend, calico-node env, pools).
 
-Both change the calico-node DaemonSet's pod template, so the DaemonSet controller restarts
-every calico-node pod: that restart is what makes the new configuration effective, and it is
-the part no undo can take back (undo restores the template, which rolls the pods once more).
-
-Neither fix implements ``awaiting``: GD201 and GD202 judge the configuration (ConfigMap, the
-DaemonSet's template, the pools), never the running pods, so the check passes as soon as the
-configuration is right; what must still react (the DaemonSet controller) is named in each
-step's reason instead.
+It changes the calico-node DaemonSet's pod template, so the DaemonSet controller restarts every
+calico-node pod: that restart is what makes the new configuration effective, and it is the part
+no undo can take back (undo restores the template, which rolls the pods once more). No
+``awaiting``: GD201 judges the configuration, never the running pods, so it passes as soon as
+the configuration is right; each step's reason names the controller that must still react.
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
-"""Fixes of Calico's encapsulation: GD201 (switch to VXLAN) and GD202 (probes that ask BIRD).
+"""GD202's fix: drop the BIRD flags from calico-node's probes once BIRD no longer runs.
 
-Both change the calico-node DaemonSet's pod template, so the DaemonSet controller restarts
-every calico-node pod: that restart is what makes the new configuration effective, and it is
-the part no undo can take back (undo restores the template, which rolls the pods once more).
-
-Neither fix implements ``awaiting``: GD201 and GD202 judge the configuration (ConfigMap, the
-DaemonSet's template, the pools), never the running pods, so the check passes as soon as the
-configuration is right; what must still react (the DaemonSet controller) is named in each
-step's reason instead.
+It changes the calico-node DaemonSet's pod template, so every calico-node pod restarts (the
+part no undo can take back). No ``awaiting``: GD202 judges the template, never the pods.
 """
 
 from __future__ import annotations

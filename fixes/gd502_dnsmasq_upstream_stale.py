@@ -1,4 +1,5 @@
-"""Fixes of the DNS configuration: GD502 (external dnsmasq) and GD504 (cluster CoreDNS)."""
+"""GD502's fix: point the external dnsmasq's clusterset.local server at the Lighthouse
+clusterIP, then restart the pods that mount its ConfigMap."""
 
 from __future__ import annotations
 

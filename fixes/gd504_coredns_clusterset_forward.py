@@ -1,4 +1,5 @@
-"""Fixes of the DNS configuration: GD502 (external dnsmasq) and GD504 (cluster CoreDNS)."""
+"""GD504's fix: rewrite the Corefile's lighthouse block (the section Submariner's operator
+writes) to forward clusterset.local to the Lighthouse clusterIP."""
 
 from __future__ import annotations
 
